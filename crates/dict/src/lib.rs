@@ -1,0 +1,1 @@
+//! Postfix lookup tables behind one trait (Postfix's `src/util/dict_*`).

@@ -1,0 +1,1 @@
+//! access(5) key search order.

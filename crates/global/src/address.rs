@@ -1,0 +1,1 @@
+//! RFC 5321/5322 address parsing and quoting.

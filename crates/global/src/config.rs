@@ -1,0 +1,1 @@
+//! main.cf: parsing, `$name` expansion, the parameter registry.

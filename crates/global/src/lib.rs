@@ -1,0 +1,12 @@
+//! Mail-specific code shared by every Rostfix program (Postfix's `src/global`).
+//!
+//! Generic table code lives in the `dict` crate (Postfix's `src/util/dict_*`);
+//! this crate holds what knows about mail: `main.cf` parameters and their
+//! defaults, `master.cf`, RFC 5321/5322 addresses, the access(5) search order
+//! and the Postfix-shaped log lines.
+
+pub mod access;
+pub mod address;
+pub mod config;
+pub mod log;
+pub mod master_cf;

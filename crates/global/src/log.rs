@@ -1,0 +1,1 @@
+//! Postfix-shaped logging through `tracing`.

@@ -1,0 +1,1 @@
+//! master.cf: services, columns and `-o` overrides.

@@ -1,0 +1,1 @@
+//! Shared code of the administrative commands (argument handling, exit codes).

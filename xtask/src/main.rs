@@ -1,0 +1,2 @@
+//! `cargo xtask`: project tasks (test, bench).
+fn main() {}
