@@ -2,10 +2,12 @@
 //!
 //! - `cargo xtask test`: the whole test suite as CI runs it (format check,
 //!   clippy with warnings denied, build every program, every test).
+//! - `cargo xtask demo [DIR]`: build and set up a private instance.
 //! - `cargo xtask bench maps`: lookup-table build and lookup speed, Rostfix
 //!   against the real Postfix when it is installed.
 
 mod bench;
+mod demo;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -16,8 +18,9 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("bench") => bench::run(&workspace_root(), &args[1..]),
+        Some("demo") => demo::run(&workspace_root(), &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask test | cargo xtask bench [maps]");
+            eprintln!("usage: cargo xtask test | bench [maps] | demo [DIR]");
             std::process::exit(2);
         }
     }
