@@ -3,10 +3,12 @@
 //! Generic table code lives in the `dict` crate (Postfix's `src/util/dict_*`);
 //! this crate holds what knows about mail: `main.cf` parameters and their
 //! defaults, `master.cf`, RFC 5321/5322 addresses, the access(5) search order
-//! and the Postfix-shaped log lines.
+//! the Postfix-shaped log lines, the queue file format and the IPC codec.
 
 pub mod access;
 pub mod address;
 pub mod config;
+pub mod ipc;
 pub mod log;
 pub mod master_cf;
+pub mod queue;

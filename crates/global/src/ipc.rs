@@ -1,0 +1,1 @@
+//! IPC between Rostfix daemons: length-prefixed postcard frames of serde types.

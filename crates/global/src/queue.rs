@@ -1,0 +1,1 @@
+//! The queue: queue IDs, directories and the queue file record format.
