@@ -7,10 +7,12 @@
 //! language are small and specific enough that no crate covers them.
 
 pub mod defaults;
+pub mod edit;
 pub mod expand;
 mod params;
 pub mod parse;
 pub mod registry;
+pub mod unused;
 pub mod values;
 
 use std::collections::HashMap;
