@@ -1,0 +1,188 @@
+//! `texthash:` tables: a `postmap` source file read directly into memory,
+//! and the shared source-file loader `postmap` uses to build indexed tables.
+
+use crate::source::{SplitError, logical_lines, split_key_value};
+use crate::{Dict, DictError, DictFlags, DupPolicy, FileStamp, fold_key};
+use std::collections::HashMap;
+
+/// One `key value` record with its line number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The key as written (quotes kept, as Postfix does).
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// First physical line of the record.
+    pub lineno: usize,
+}
+
+/// Reads `postmap` source records; warnings are given without program
+/// prefix: `FILE, line N: ...`. `suffix` is appended to the "ignoring"
+/// warnings (`texthash:` adds ` -- ignoring this line` to the format one).
+pub fn read_records(
+    path: &str,
+    data: &[u8],
+    texthash: bool,
+    warn: &mut dyn FnMut(&str),
+) -> Vec<Record> {
+    let mut out = Vec::new();
+    for l in logical_lines(data, |w| warn(&format!("{path}: {w}"))) {
+        let Ok(text) = String::from_utf8(l.text.clone()) else {
+            warn(&format!(
+                "{path}, line {}: non-UTF-8 input \"{}\" -- ignoring this line",
+                l.lineno,
+                String::from_utf8_lossy(&l.text)
+            ));
+            continue;
+        };
+        match split_key_value(&text) {
+            Ok((k, v)) => {
+                if k.ends_with(':') {
+                    warn(&format!(
+                        "{path}, line {}: record is in \"key: value\" format; is this an alias file?",
+                        l.lineno
+                    ));
+                }
+                out.push(Record {
+                    key: k.to_string(),
+                    value: v.to_string(),
+                    lineno: l.lineno,
+                });
+            }
+            Err(SplitError::UnbalancedQuote) => warn(&format!(
+                "{path}, line {}: unbalanced '\"' in '{text}' -- ignoring this line",
+                l.lineno
+            )),
+            Err(SplitError::NoValue) => warn(&format!(
+                "{path}, line {}: expected format: key whitespace value{}",
+                l.lineno,
+                if texthash {
+                    " -- ignoring this line"
+                } else {
+                    ""
+                }
+            )),
+        }
+    }
+    out
+}
+
+/// A loaded `texthash:` table.
+pub struct TexthashDict {
+    name: String,
+    entries: Vec<(String, String)>,
+    index: HashMap<String, usize>,
+    fold: bool,
+    stamp: FileStamp,
+}
+
+impl TexthashDict {
+    /// Reads the source file.
+    pub fn open(
+        name: &str,
+        flags: DictFlags,
+        warn: &mut dyn FnMut(&str),
+    ) -> Result<TexthashDict, DictError> {
+        let data = std::fs::read(name).map_err(|e| DictError::Open {
+            path: name.into(),
+            source: e,
+        })?;
+        let mut entries: Vec<(String, String)> = Vec::new();
+        let mut index = HashMap::new();
+        for r in read_records(name, &data, true, warn) {
+            let key = if flags.fold_fix {
+                fold_key(&r.key).into_owned()
+            } else {
+                r.key
+            };
+            if let Some(&i) = index.get(&key) {
+                match flags.dup {
+                    DupPolicy::Warn => warn(&format!(
+                        "{name}, line {}: duplicate entry: \"{key}\"",
+                        r.lineno
+                    )),
+                    DupPolicy::Ignore => {}
+                    DupPolicy::Replace => {
+                        let e: &mut (String, String) = &mut entries[i];
+                        e.1 = r.value;
+                    }
+                }
+                continue;
+            }
+            index.insert(key.clone(), entries.len());
+            entries.push((key, r.value));
+        }
+        Ok(TexthashDict {
+            name: name.to_string(),
+            entries,
+            index,
+            fold: flags.fold_fix,
+            stamp: FileStamp::take(name),
+        })
+    }
+}
+
+impl Dict for TexthashDict {
+    fn dict_type(&self) -> &str {
+        "texthash"
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn lookup(&self, key: &str) -> Result<Option<String>, DictError> {
+        let key = if self.fold {
+            fold_key(key)
+        } else {
+            std::borrow::Cow::Borrowed(key)
+        };
+        Ok(self
+            .index
+            .get(key.as_ref())
+            .map(|&i| self.entries[i].1.clone()))
+    }
+    fn sequence(&self) -> Result<Vec<(String, String)>, DictError> {
+        Ok(self.entries.clone())
+    }
+    fn changed(&self) -> bool {
+        self.stamp.changed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texthash_cases() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("th");
+        std::fs::write(
+            &path,
+            "# c\nFoo@Example.COM OK\nfoo@example.com dup\nbar  multi\n  word\nnovalue\n",
+        )
+        .unwrap();
+        let name = path.to_string_lossy().into_owned();
+        let mut warns = Vec::new();
+        let d = TexthashDict::open(&name, DictFlags::default(), &mut |w| {
+            warns.push(w.to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            warns,
+            [
+                format!(
+                    "{name}, line 6: expected format: key whitespace value -- ignoring this line"
+                ),
+                format!("{name}, line 3: duplicate entry: \"foo@example.com\""),
+            ]
+        );
+        let cases = [
+            ("folded", "FOO@example.com", Some("OK")),
+            ("continued", "bar", Some("multi  word")),
+            ("missing", "novalue", None),
+        ];
+        for (case, key, want) in cases {
+            assert_eq!(d.lookup(key).unwrap().as_deref(), want, "case {case}");
+        }
+    }
+}
