@@ -236,8 +236,12 @@ impl Config {
             .unwrap_or_else(|_| self.get_raw(name).unwrap_or_default())
     }
 
-    /// Expanded value, reporting expansion errors.
+    /// Expanded value, reporting expansion errors. Raw parameters
+    /// ([`registry::RAW_PARAMS`]) are returned unexpanded, as Postfix does.
     pub fn try_get(&self, name: &str) -> Result<String, ConfigError> {
+        if registry::is_raw(name) {
+            return Ok(self.get_raw(name).unwrap_or_default());
+        }
         let lookup = |n: &str| self.get_raw(n);
         expand::expand_name(name, &lookup).map_err(|source| ConfigError::Expand {
             name: name.to_string(),
@@ -245,8 +249,12 @@ impl Config {
         })
     }
 
-    /// Expands arbitrary text against this configuration (`name` is for messages).
+    /// Expands arbitrary text against this configuration; the value of a raw
+    /// parameter `name` is returned as is.
     pub fn expand_value(&self, name: &str, raw: &str) -> Result<String, ConfigError> {
+        if registry::is_raw(name) {
+            return Ok(raw.to_string());
+        }
         let lookup = |n: &str| self.get_raw(n);
         expand::expand(raw, &lookup).map_err(|source| ConfigError::Expand {
             name: name.to_string(),

@@ -46,6 +46,26 @@ pub static ROSTFIX_PARAMS: &[ParamDef] = &[ParamDef {
     dynamic: false,
 }];
 
+/// Parameters Postfix never `$name`-expands at configuration time
+/// (`get_mail_conf_raw`): their `$` belongs to the program that uses them.
+/// Found with the real postconf: these stay verbatim under `-x`.
+pub const RAW_PARAMS: &[&str] = &[
+    "command_execution_directory",
+    "default_rbl_reply",
+    "forward_path",
+    "luser_relay",
+    "mailbox_command",
+    "postscreen_expansion_filter",
+    "postscreen_reject_footer",
+    "smtpd_expansion_filter",
+    "smtpd_reject_footer",
+];
+
+/// Whether `name` is a raw (never expanded) parameter.
+pub fn is_raw(name: &str) -> bool {
+    RAW_PARAMS.contains(&name)
+}
+
 /// Looks a built-in (Postfix or Rostfix) parameter up by name.
 pub fn find(name: &str) -> Option<&'static ParamDef> {
     PARAMS
@@ -136,7 +156,8 @@ pub fn service_default(name: &str) -> Option<String> {
     DELIVERY_SUFFIXES
         .iter()
         .chain(std::iter::once(&TIME_LIMIT_SUFFIX))
-        .find(|(s, _)| name.len() > s.len() && name.ends_with(s))
+        .filter(|(s, _)| name.len() > s.len() && name.ends_with(s))
+        .max_by_key(|(s, _)| s.len())
         .map(|(_, p)| format!("${p}"))
 }
 
@@ -187,5 +208,13 @@ mod tests {
             Some("$default_destination_rate_delay")
         );
         assert_eq!(service_default("_time_limit"), None);
+        assert_eq!(
+            service_default("x_destination_recipient_limit").as_deref(),
+            Some("$default_destination_recipient_limit")
+        );
+        assert_eq!(
+            service_default("x_extra_recipient_limit").as_deref(),
+            Some("$default_extra_recipient_limit")
+        );
     }
 }

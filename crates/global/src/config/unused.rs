@@ -30,9 +30,23 @@ pub fn service_parameters(master: &MasterCf) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The result of the analysis.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    /// Warnings as Postfix's postconf prints them, without `postconf: warning: `.
+    pub warnings: Vec<String>,
+    /// main.cf names that are not built in but are used (and so are shown).
+    pub valid_user: HashSet<String>,
+}
+
 /// The warnings Postfix's postconf prints about unused and undefined
 /// parameters, without the `postconf: warning: ` prefix.
 pub fn warnings(config: &Config, master: &MasterCf) -> Vec<String> {
+    analyse(config, master).warnings
+}
+
+/// Works out which user-defined names are used, and the warnings.
+pub fn analyse(config: &Config, master: &MasterCf) -> Usage {
     let dir = config.config_directory().display().to_string();
     let main_path = format!("{dir}/main.cf");
     let master_path = format!("{dir}/master.cf");
@@ -117,7 +131,7 @@ pub fn warnings(config: &Config, master: &MasterCf) -> Vec<String> {
     }
     // Defaults left in place may name legacy parameters.
     for p in registry::all() {
-        if !main_has(p.name) {
+        if !main_has(p.name) && !registry::is_raw(p.name) {
             for r in expand::references(p.default) {
                 flag(&r, None, None);
             }
@@ -126,7 +140,10 @@ pub fn warnings(config: &Config, master: &MasterCf) -> Vec<String> {
     for c in &global_classes {
         flag(c, None, Some(&mut undefined));
     }
-    for (_, v) in &main {
+    for (n, v) in &main {
+        if registry::is_raw(n) {
+            continue;
+        }
         for r in expand::references(v) {
             flag(&r, None, Some(&mut undefined));
         }
@@ -153,7 +170,10 @@ pub fn warnings(config: &Config, master: &MasterCf) -> Vec<String> {
             }
         }
     }
-    out
+    Usage {
+        warnings: out,
+        valid_user: valid_main,
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,333 @@
+//! `postconf`: show and edit Postfix configuration (main.cf and master.cf).
+//!
+//! Flags follow Postfix 3.7's getopt string (options may be bundled, `-c`
+//! and `-o` take a value): `-c DIR`, `-d`, `-n`, `-h`, `-H`, `-x`, `-f`,
+//! `-e`, `-X`, `-#`, `-M`, `-F`, `-P`, `-m`, `-l`, `-o name=value`, `-v`.
+//! Output and messages match the real postconf byte for byte where we know
+//! them; deliberate differences are listed in global's DIFFERENCES.md.
+//! Arguments are parsed by hand: clap cannot express getopt's bundling of
+//! `-nx`/`-Mf` together with Postfix's exact usage message.
+
+pub mod master;
+pub mod print;
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use global::config::edit::{EditMode, edit_file};
+use global::config::{Config, ConfigError, registry, unused};
+use global::master_cf::MasterCf;
+
+/// Lookup table types Rostfix implements (`postconf -m`).
+pub const TABLE_TYPES: &[&str] = &[
+    "btree", "cidr", "fail", "hash", "inline", "lmdb", "pcre", "regexp", "static", "texthash",
+    "unix",
+];
+
+/// Locking methods (`postconf -l`), as Postfix on Linux lists them.
+pub const LOCK_METHODS: &[&str] = &["flock", "fcntl", "dotlock"];
+
+const USAGE: &str = "usage: postconf [-c config_dir] [-o param=value] [-C param_class] [-aAbdfhHlmMnPtTvx] [name...]";
+
+/// Parsed command line.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// `-c DIR`.
+    pub config_dir: Option<PathBuf>,
+    /// `-d`: defaults.
+    pub defaults: bool,
+    /// `-n`: explicit settings only.
+    pub non_default: bool,
+    /// `-h`: values only.
+    pub hide_names: bool,
+    /// `-H`: names only.
+    pub names_only: bool,
+    /// `-x`: expand `$name`.
+    pub expand: bool,
+    /// `-f`: fold long lines.
+    pub fold: bool,
+    /// `-e`, `-X` or `-#`.
+    pub edit: Option<EditMode>,
+    /// `-M`.
+    pub master_entries: bool,
+    /// `-F`.
+    pub master_fields: bool,
+    /// `-P`.
+    pub master_params: bool,
+    /// `-m`.
+    pub table_types: bool,
+    /// `-l`.
+    pub lock_methods: bool,
+    /// `-o name=value`.
+    pub overrides: Vec<(String, String)>,
+    /// Positional arguments.
+    pub args: Vec<String>,
+}
+
+/// A fatal error: the message after `postconf: fatal: `.
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+impl<E: std::fmt::Display> From<E> for Fatal {
+    fn from(e: E) -> Self {
+        Fatal(e.to_string())
+    }
+}
+
+/// Parses the arguments after the program name, getopt style.
+pub fn parse_args(args: &[String]) -> Result<Options, Fatal> {
+    let mut o = Options::default();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            i += 1;
+            break;
+        }
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        let flags: Vec<char> = a[1..].chars().collect();
+        let mut j = 0;
+        while j < flags.len() {
+            let f = flags[j];
+            match f {
+                'c' | 'o' => {
+                    let rest: String = flags[j + 1..].iter().collect();
+                    let value = if !rest.is_empty() {
+                        rest
+                    } else {
+                        i += 1;
+                        args.get(i)
+                            .cloned()
+                            .ok_or_else(|| Fatal(USAGE.to_string()))?
+                    };
+                    if f == 'c' {
+                        o.config_dir = Some(PathBuf::from(value));
+                    } else {
+                        let (n, v) = global::config::parse::split_nameval(&value)
+                            .map_err(|e| Fatal(format!("bad parameter value: {e}: \"{value}\"")))?;
+                        o.overrides.push((n, v));
+                    }
+                    j = flags.len();
+                    continue;
+                }
+                'd' => o.defaults = true,
+                'n' => o.non_default = true,
+                'h' => o.hide_names = true,
+                'H' => o.names_only = true,
+                'x' => o.expand = true,
+                'f' => o.fold = true,
+                'e' => o.edit = Some(EditMode::Set),
+                'X' => o.edit = Some(EditMode::Remove),
+                '#' => o.edit = Some(EditMode::CommentOut),
+                'M' => o.master_entries = true,
+                'F' => o.master_fields = true,
+                'P' => o.master_params = true,
+                'm' => o.table_types = true,
+                'l' => o.lock_methods = true,
+                'v' | 'p' => {}
+                _ => return Err(Fatal(USAGE.to_string())),
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    o.args = args[i.min(args.len())..].to_vec();
+    if o.edit.is_none()
+        && !(o.master_entries || o.master_fields || o.master_params)
+        && o.args.first().is_some_and(|a| a.contains('='))
+    {
+        o.edit = Some(EditMode::Set);
+    }
+    if o.defaults && o.non_default {
+        return Err(Fatal("specify one of -d and -n".to_string()));
+    }
+    Ok(o)
+}
+
+/// Runs postconf; writes to `out`/`err` and returns the exit status.
+pub fn run(argv: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let args: Vec<String> = argv
+        .into_iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    match run_inner(&args, out, err) {
+        Ok(()) => 0,
+        Err(Fatal(msg)) => {
+            let _ = writeln!(err, "postconf: fatal: {msg}");
+            1
+        }
+    }
+}
+
+fn warn(err: &mut dyn Write, msg: &str) {
+    let _ = writeln!(err, "postconf: warning: {msg}");
+}
+
+fn run_inner(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<(), Fatal> {
+    let o = parse_args(args)?;
+    if o.table_types {
+        for t in TABLE_TYPES {
+            writeln!(out, "{t}")?;
+        }
+        return Ok(());
+    }
+    if o.lock_methods {
+        for t in LOCK_METHODS {
+            writeln!(out, "{t}")?;
+        }
+        return Ok(());
+    }
+    let dir = Config::resolve_dir(o.config_dir.as_deref());
+    if let Some(mode) = &o.edit {
+        if o.master_entries || o.master_fields || o.master_params {
+            return Err(Fatal(
+                "master.cf editing (-Me, -Fe, -Pe, -MX, -M#) is not implemented in Rostfix yet"
+                    .to_string(),
+            ));
+        }
+        if o.args.is_empty() {
+            return Err(Fatal(USAGE.to_string()));
+        }
+        for w in edit_file(&dir.join("main.cf"), mode, &o.args)? {
+            warn(err, &w);
+        }
+        return Ok(());
+    }
+    if o.master_entries || o.master_fields || o.master_params {
+        let master = MasterCf::load(&dir)?;
+        for w in &master.warnings {
+            warn(err, w);
+        }
+        let cfg = if o.expand {
+            Some(load_config(&dir)?.with_overrides(&o.overrides))
+        } else {
+            None
+        };
+        let text = if o.master_entries {
+            master::show_entries(&master, &o.args, o.fold, cfg.as_ref())
+        } else if o.master_fields {
+            master::show_fields(&master, &o.args, o.fold)
+        } else {
+            master::show_params(&master, &o.args, o.fold, cfg.as_ref())
+        };
+        out.write_all(text.as_bytes())?;
+        return Ok(());
+    }
+    show_main(&o, &dir, out, err)
+}
+
+fn load_config(dir: &std::path::Path) -> Result<Config, Fatal> {
+    let main_cf = dir.join("main.cf");
+    let text = std::fs::read(&main_cf)
+        .map_err(|e| Fatal(format!("open {}: {}", main_cf.display(), io_reason(&e))))?;
+    Config::from_text(dir, &String::from_utf8_lossy(&text)).map_err(|e| Fatal(e.to_string()))
+}
+
+/// The OS error text without Rust's " (os error N)" suffix, like `%m`.
+fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(p) => s[..p].to_string(),
+        None => s,
+    }
+}
+
+fn show_main(
+    o: &Options,
+    dir: &std::path::Path,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Fatal> {
+    let cfg = load_config(dir)?.with_overrides(&o.overrides);
+    for w in cfg.warnings() {
+        warn(err, w);
+    }
+    let master = match MasterCf::load(dir) {
+        Ok(m) => m,
+        Err(global::master_cf::MasterCfError::Io { path, source }) => {
+            warn(
+                err,
+                &format!("open {}: {}", path.display(), io_reason(&source)),
+            );
+            MasterCf::default()
+        }
+        Err(e) => return Err(Fatal(e.to_string())),
+    };
+    let usage = unused::analyse(&cfg, &master);
+    if !o.defaults {
+        for w in &usage.warnings {
+            warn(err, w);
+        }
+    }
+    let view = if o.defaults {
+        cfg.defaults_only()
+    } else {
+        cfg.clone()
+    };
+    let service = unused::service_parameters(&master);
+    let mut known: BTreeSet<String> = registry::all().map(|p| p.name.to_string()).collect();
+    known.extend(service.keys().cloned());
+    if !o.defaults {
+        known.extend(usage.valid_user.iter().cloned());
+    }
+    let names: Vec<String> = if o.args.is_empty() {
+        if o.non_default {
+            cfg.explicit_names()
+                .into_iter()
+                .filter(|n| known.contains(n))
+                .collect()
+        } else {
+            known.iter().cloned().collect()
+        }
+    } else {
+        o.args.clone()
+    };
+    for name in names {
+        if !known.contains(&name) {
+            warn(err, &format!("{name}: unknown parameter"));
+            continue;
+        }
+        if o.names_only {
+            writeln!(out, "{name}")?;
+            continue;
+        }
+        if o.non_default && view.explicit(&name).is_none() {
+            continue;
+        }
+        let raw = if o.defaults {
+            view.default_raw(&name).unwrap_or_default()
+        } else {
+            view.get_raw(&name).unwrap_or_default()
+        };
+        let value = if o.expand {
+            let expanded = if o.defaults {
+                view.expand_value(&name, &raw)
+            } else {
+                view.try_get(&name)
+            };
+            match expanded {
+                Ok(v) => v,
+                Err(ConfigError::Expand { source, .. }) => {
+                    out.flush()?;
+                    warn(err, &source.to_string());
+                    return Err(Fatal("macro processing error".to_string()));
+                }
+                Err(e) => return Err(Fatal(e.to_string())),
+            }
+        } else {
+            raw
+        };
+        let text = if o.hide_names {
+            value
+        } else {
+            format!("{name} = {value}")
+        };
+        out.write_all(print::line(&text, o.fold).as_bytes())?;
+    }
+    Ok(())
+}
