@@ -12,3 +12,4 @@ pub mod ipc;
 pub mod log;
 pub mod master_cf;
 pub mod queue;
+pub mod server;

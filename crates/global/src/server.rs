@@ -1,0 +1,1 @@
+//! The daemon skeleton every Rostfix service runs under master.
