@@ -20,7 +20,7 @@ pub enum DictError {
         ty: String,
     },
     /// A source file could not be opened or read.
-    #[error("open {}: {source}", path.display())]
+    #[error("open {}: {}", path.display(), strerror(source))]
     Open {
         /// The file.
         path: PathBuf,
@@ -29,7 +29,7 @@ pub enum DictError {
         source: std::io::Error,
     },
     /// An indexed database could not be opened.
-    #[error("open database {}: {source}", path.display())]
+    #[error("open database {}: {}", path.display(), strerror(source))]
     OpenDb {
         /// The database file.
         path: PathBuf,
@@ -62,7 +62,7 @@ pub enum DictError {
         source: heed::Error,
     },
     /// I/O while building a database.
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{what} {}: {}", path.display(), strerror(source))]
     Io {
         /// The operation.
         what: &'static str,
@@ -101,4 +101,13 @@ pub enum DictError {
         /// The name after `unix:`.
         name: String,
     },
+}
+
+/// An I/O error as C's `strerror()` shows it (no "(os error N)" suffix).
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if s.ends_with(')') => s[..i].to_string(),
+        _ => s,
+    }
 }

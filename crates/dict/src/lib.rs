@@ -39,7 +39,7 @@ pub mod texthash;
 pub mod tok822;
 pub mod unix;
 
-pub use error::DictError;
+pub use error::{DictError, strerror};
 
 use std::path::PathBuf;
 use std::time::SystemTime;

@@ -317,8 +317,11 @@ pub struct BuildOptions {
     pub flags: DictFlags,
     /// Minimum LMDB map size (`lmdb_map_size`).
     pub map_size: usize,
-    /// Permission bits of the result (before the umask-like filtering).
+    /// Permission bits of the result.
     pub mode: u32,
+    /// Owner and group to give the result (postmap run by root builds
+    /// files owned like their source).
+    pub owner: Option<(u32, u32)>,
 }
 
 impl Default for BuildOptions {
@@ -327,6 +330,7 @@ impl Default for BuildOptions {
             flags: DictFlags::default(),
             map_size: DEFAULT_MAP_SIZE,
             mode: 0o644,
+            owner: None,
         }
     }
 }
@@ -442,6 +446,9 @@ pub fn build(
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(opts.mode))
             .map_err(io("chmod", &tmp))?;
+        if let Some((uid, gid)) = opts.owner {
+            std::os::unix::fs::chown(&tmp, Some(uid), Some(gid)).map_err(io("chown", &tmp))?;
+        }
     }
     if let Err(e) = std::fs::rename(&tmp, &path) {
         let _ = std::fs::remove_file(&tmp);

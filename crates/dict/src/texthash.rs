@@ -17,8 +17,8 @@ pub struct Record {
 }
 
 /// Reads `postmap` source records; warnings are given without program
-/// prefix: `FILE, line N: ...`. `suffix` is appended to the "ignoring"
-/// warnings (`texthash:` adds ` -- ignoring this line` to the format one).
+/// prefix: `FILE, line N: ...`. With `texthash` the format warning gets
+/// Postfix's ` -- ignoring this line` suffix.
 pub fn read_records(
     path: &str,
     data: &[u8],
@@ -26,6 +26,19 @@ pub fn read_records(
     warn: &mut dyn FnMut(&str),
 ) -> Vec<Record> {
     let mut out = Vec::new();
+    read_records_with(path, data, texthash, warn, &mut |r| out.push(r));
+    out
+}
+
+/// Like [`read_records`], handing each record to `on_record` as soon as it
+/// is read, so that its messages interleave with the caller's in file order.
+pub fn read_records_with(
+    path: &str,
+    data: &[u8],
+    texthash: bool,
+    warn: &mut dyn FnMut(&str),
+    on_record: &mut dyn FnMut(Record),
+) {
     for l in logical_lines(data, |w| warn(&format!("{path}: {w}"))) {
         let Ok(text) = String::from_utf8(l.text.clone()) else {
             warn(&format!(
@@ -43,7 +56,7 @@ pub fn read_records(
                         l.lineno
                     ));
                 }
-                out.push(Record {
+                on_record(Record {
                     key: k.to_string(),
                     value: v.to_string(),
                     lineno: l.lineno,
@@ -64,7 +77,6 @@ pub fn read_records(
             )),
         }
     }
-    out
 }
 
 /// A loaded `texthash:` table.

@@ -1,5 +1,5 @@
 //! Shared code of the administrative commands (argument handling, exit codes).
 
-pub mod postconf;
 pub mod postalias;
+pub mod postconf;
 pub mod postmap;

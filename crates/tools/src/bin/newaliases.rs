@@ -1,0 +1,6 @@
+//! `newaliases`: Postfix-compatible command (see `tools::postalias`).
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    std::process::exit(tools::postalias::run_newaliases(&args));
+}
