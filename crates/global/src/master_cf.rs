@@ -399,4 +399,5 @@ pub fn parse(path: &Path, text: &str) -> Result<MasterCf, MasterCfError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

@@ -182,6 +182,7 @@ pub fn mynetworks(style: &str, ifaces: &[IfAddr]) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

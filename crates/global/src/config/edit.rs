@@ -42,12 +42,15 @@ pub enum EditError {
     },
 }
 
+/// One request: a name and, for `-e`, its new value.
+pub type Request = (String, Option<String>);
+
 /// The parsed requests: (name, value) pairs (value `None` for -X/-#), and
 /// warnings about repeated names.
 pub fn parse_requests(
     mode: &EditMode,
     args: &[String],
-) -> Result<(Vec<(String, Option<String>)>, Vec<String>), EditError> {
+) -> Result<(Vec<Request>, Vec<String>), EditError> {
     let mut reqs: Vec<(String, Option<String>)> = Vec::new();
     let mut warnings = Vec::new();
     for arg in args {
@@ -214,6 +217,7 @@ pub fn edit_file(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -363,6 +363,7 @@ pub fn parse_level(s: &str) -> Result<(u64, u64, u64), ExpandError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

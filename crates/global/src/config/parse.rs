@@ -116,11 +116,14 @@ pub fn parse_main_cf(path: &Path, text: &str) -> Result<(Vec<Entry>, Vec<String>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn parse(text: &str) -> Result<Vec<(String, String, usize)>, String> {
+    type Parsed = Result<Vec<(String, String, usize)>, String>;
+
+    fn parse(text: &str) -> Parsed {
         parse_main_cf(Path::new("/x/main.cf"), text)
             .map(|(e, _)| e.into_iter().map(|e| (e.name, e.value, e.line)).collect())
             .map_err(|e| e.to_string())
@@ -128,12 +131,12 @@ mod tests {
 
     #[test]
     fn main_cf_cases() {
-        let ok = |v: &[(&str, &str, usize)]| -> Result<Vec<(String, String, usize)>, String> {
+        let ok = |v: &[(&str, &str, usize)]| -> Parsed {
             Ok(v.iter()
                 .map(|(a, b, c)| (a.to_string(), b.to_string(), *c))
                 .collect())
         };
-        let cases: Vec<(&str, &str, Result<Vec<(String, String, usize)>, String>)> = vec![
+        let cases: Vec<(&str, &str, Parsed)> = vec![
             ("empty", "", ok(&[])),
             ("simple", "a = b\n", ok(&[("a", "b", 1)])),
             ("no spaces", "a=b", ok(&[("a", "b", 1)])),

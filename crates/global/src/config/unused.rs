@@ -94,10 +94,8 @@ pub fn analyse(config: &Config, master: &MasterCf) -> Usage {
             } else {
                 &main_path
             };
-            let w = format!("{source}: undefined parameter: {name}");
-            if !undefined.contains(&w) {
-                undefined.push(w);
-            }
+            // One warning per reference, like Postfix.
+            undefined.push(format!("{source}: undefined parameter: {name}"));
         }
     };
 
@@ -148,7 +146,6 @@ pub fn analyse(config: &Config, master: &MasterCf) -> Usage {
             flag(&r, None, Some(&mut undefined));
         }
     }
-    drop(flag);
     for (i, local) in locals.iter().enumerate() {
         for (n, _) in local {
             if global_classes.contains(n) {
@@ -177,6 +174,7 @@ pub fn analyse(config: &Config, master: &MasterCf) -> Usage {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::master_cf;

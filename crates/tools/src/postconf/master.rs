@@ -1,6 +1,8 @@
 //! master.cf output: `-M` entries (Postfix's `pcf_print_master_entry`
 //! column layout), `-F` fields and `-P` per-service parameters.
 
+use std::collections::BTreeMap;
+
 use global::config::Config;
 use global::master_cf::{MasterCf, Service};
 
@@ -61,6 +63,9 @@ pub fn format_entry(s: &Service, fold: bool, expand: Option<&Config>) -> String 
         let mut arg_len = arg.len();
         let mut aval: Option<String> = None;
         let mut need_parens = false;
+        // Postfix quirk kept for identical output: the first non-option
+        // argument is never re-braced, only later ones.
+        let was_in_options = in_options;
         if in_options {
             if !arg.starts_with('-') || arg == "--" {
                 in_options = false;
@@ -87,7 +92,7 @@ pub fn format_entry(s: &Service, fold: bool, expand: Option<&Config>) -> String 
                 aval = Some(v);
             }
         }
-        if !in_options {
+        if !was_in_options {
             need_parens = has_blank(arg);
         }
         if line_len > INDENT.len() {
@@ -148,36 +153,17 @@ pub fn show_entries(
     out
 }
 
-/// The command column as `-F` prints it (one line, braces where needed).
+/// The command column as `-F` prints it: the `-M` rendering after the
+/// seven fixed columns.
 fn command_field(s: &Service) -> String {
-    let mut words = vec![s.program().to_string()];
-    let args = s.command.get(1..).unwrap_or(&[]);
-    let mut in_options = true;
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if in_options && (!a.starts_with('-') || a == "--") {
-            in_options = false;
-        }
-        if in_options && a == "-o" && i + 1 < args.len() {
-            let v = &args[i + 1];
-            words.push(a.clone());
-            words.push(if has_blank(v) {
-                format!("{{{v}}}")
-            } else {
-                v.clone()
-            });
-            i += 2;
-            continue;
-        }
-        words.push(if !in_options && has_blank(a) {
-            format!("{{{a}}}")
-        } else {
-            a.clone()
-        });
-        i += 1;
+    let entry = format_entry(s, false, None);
+    let mut rest = entry.trim_end_matches('\n');
+    for _ in 0..7 {
+        rest = rest.trim_start();
+        let end = rest.find(' ').unwrap_or(rest.len());
+        rest = &rest[end..];
     }
-    words.join(" ")
+    rest.trim_start().to_string()
 }
 
 /// The `-F` output: `name/type/field = value` lines.
@@ -210,25 +196,40 @@ fn field_matches(pattern: &str, s: &Service, field: &str) -> bool {
     service_matches(&svc, s) && parts.get(2).is_none_or(|f| *f == "*" || *f == field)
 }
 
-/// The `-P` output: `name/type/parameter = value` lines.
+/// The `-P` output: `name/type/parameter = value` lines, sorted by name.
+/// Like Postfix, entries with the same `name/type` share one name space, so
+/// each of them shows the merged parameters (later values win).
 pub fn show_params(
     master: &MasterCf,
     filters: &[String],
     fold: bool,
     expand: Option<&Config>,
 ) -> String {
+    let mut spaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for s in &master.entries {
+        let space = spaces.entry(s.id()).or_default();
+        for (n, v) in s.overrides() {
+            space.insert(n, v);
+        }
+    }
     let mut out = String::new();
     for s in &master.entries {
-        for (n, v) in s.overrides() {
-            if !filters.is_empty() && !filters.iter().any(|f| field_matches(f, s, &n)) {
+        let Some(space) = spaces.get(&s.id()) else {
+            continue;
+        };
+        for (n, v) in space {
+            if !filters.is_empty() && !filters.iter().any(|f| field_matches(f, s, n)) {
                 continue;
             }
             let v = match expand {
-                Some(cfg) => cfg
-                    .with_overrides(&s.config_overrides())
-                    .expand_value(&n, &v)
-                    .unwrap_or(v),
-                None => v,
+                Some(cfg) => {
+                    let mut o = vec![("service_name".to_string(), s.name.clone())];
+                    o.extend(space.iter().map(|(a, b)| (a.clone(), b.clone())));
+                    cfg.with_overrides(&o)
+                        .expand_value(n, v)
+                        .unwrap_or_else(|_| v.clone())
+                }
+                None => v.clone(),
             };
             out.push_str(&super::print::line(
                 &format!("{}/{}/{n} = {v}", s.name, s.kind),
@@ -240,12 +241,13 @@ pub fn show_params(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::path::Path;
 
     fn entry(text: &str, fold: bool) -> String {
-        let m = global::master_cf::parse(Path::new("master.cf"), text).unwrap();
+        let m = global::master_cf::parse(Path::new("master.cf"), text).expect("valid");
         format_entry(&m.entries[0], fold, None)
     }
 
@@ -277,9 +279,21 @@ mod tests {
                 true,
                 "foo        unix  -       -       n       -       -       pipe\n    -o a=1\n    -o b=2\n    -o {c=3 4}\n    -v\n    -o d=5\n    argv={/bin/x y} z\n",
             ),
+            (
+                "first plain argument is not re-braced",
+                "foo unix - - n - - pipe { a b } x={y z} -o q",
+                false,
+                "foo        unix  -       -       n       -       -       pipe a b {x={y z}} -o q\n",
+            ),
         ];
         for (case, input, fold, want) in cases {
             assert_eq!(entry(input, fold), want, "case {case}");
         }
+        let m = global::master_cf::parse(
+            Path::new("master.cf"),
+            "foo unix - - n - - pipe { a b } x={y z} -o q",
+        )
+        .expect("valid");
+        assert_eq!(command_field(&m.entries[0]), "pipe a b {x={y z}} -o q");
     }
 }

@@ -150,25 +150,30 @@ pub fn parse_args(args: &[String]) -> Result<Options, Fatal> {
 
 /// Runs postconf; writes to `out`/`err` and returns the exit status.
 pub fn run(argv: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let args: Vec<String> = argv
-        .into_iter()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    match run_inner(&args, out, err) {
+    let mut argv = argv.into_iter().map(|a| a.to_string_lossy().into_owned());
+    // Postfix prefixes messages with argv[0] as given.
+    let prog = argv.next().unwrap_or_else(|| "postconf".to_string());
+    let args: Vec<String> = argv.collect();
+    match run_inner(&prog, &args, out, err) {
         Ok(()) => 0,
         Err(Fatal(msg)) => {
-            let _ = writeln!(err, "postconf: fatal: {msg}");
+            let _ = out.flush();
+            let _ = writeln!(err, "{prog}: fatal: {msg}");
             1
         }
     }
 }
 
-fn warn(err: &mut dyn Write, msg: &str) {
-    let _ = writeln!(err, "postconf: warning: {msg}");
+fn warn(err: &mut dyn Write, prog: &str, msg: &str) {
+    let _ = writeln!(err, "{prog}: warning: {msg}");
 }
 
-fn run_inner(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<(), Fatal> {
+fn run_inner(
+    prog: &str,
+    args: &[String],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Fatal> {
     let o = parse_args(args)?;
     if o.table_types {
         for t in TABLE_TYPES {
@@ -194,14 +199,23 @@ fn run_inner(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Resul
             return Err(Fatal(USAGE.to_string()));
         }
         for w in edit_file(&dir.join("main.cf"), mode, &o.args)? {
-            warn(err, &w);
+            warn(err, prog, &w);
         }
         return Ok(());
     }
     if o.master_entries || o.master_fields || o.master_params {
         let master = MasterCf::load(&dir)?;
         for w in &master.warnings {
-            warn(err, w);
+            warn(err, prog, w);
+        }
+        // Like Postfix, master.cf modes report master.cf's unused names only.
+        if let Ok(cfg) = load_config(&dir) {
+            let prefix = format!("{}: ", dir.join("master.cf").display());
+            for w in unused::analyse(&cfg, &master).warnings {
+                if w.starts_with(&prefix) {
+                    warn(err, prog, &w);
+                }
+            }
         }
         let cfg = if o.expand {
             Some(load_config(&dir)?.with_overrides(&o.overrides))
@@ -218,7 +232,7 @@ fn run_inner(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Resul
         out.write_all(text.as_bytes())?;
         return Ok(());
     }
-    show_main(&o, &dir, out, err)
+    show_main(prog, &o, &dir, out, err)
 }
 
 fn load_config(dir: &std::path::Path) -> Result<Config, Fatal> {
@@ -238,6 +252,7 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 fn show_main(
+    prog: &str,
     o: &Options,
     dir: &std::path::Path,
     out: &mut dyn Write,
@@ -245,13 +260,14 @@ fn show_main(
 ) -> Result<(), Fatal> {
     let cfg = load_config(dir)?.with_overrides(&o.overrides);
     for w in cfg.warnings() {
-        warn(err, w);
+        warn(err, prog, w);
     }
     let master = match MasterCf::load(dir) {
         Ok(m) => m,
         Err(global::master_cf::MasterCfError::Io { path, source }) => {
             warn(
                 err,
+                prog,
                 &format!("open {}: {}", path.display(), io_reason(&source)),
             );
             MasterCf::default()
@@ -261,7 +277,7 @@ fn show_main(
     let usage = unused::analyse(&cfg, &master);
     if !o.defaults {
         for w in &usage.warnings {
-            warn(err, w);
+            warn(err, prog, w);
         }
     }
     let view = if o.defaults {
@@ -289,7 +305,7 @@ fn show_main(
     };
     for name in names {
         if !known.contains(&name) {
-            warn(err, &format!("{name}: unknown parameter"));
+            warn(err, prog, &format!("{name}: unknown parameter"));
             continue;
         }
         if o.names_only {
@@ -314,7 +330,7 @@ fn show_main(
                 Ok(v) => v,
                 Err(ConfigError::Expand { source, .. }) => {
                     out.flush()?;
-                    warn(err, &source.to_string());
+                    warn(err, prog, &source.to_string());
                     return Err(Fatal("macro processing error".to_string()));
                 }
                 Err(e) => return Err(Fatal(e.to_string())),

@@ -33,6 +33,7 @@ pub fn line(text: &str, fold: bool) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -55,6 +56,12 @@ mod tests {
         let long = format!("p = {}", ["word"; 30].join(" "));
         let folded = line(&long, true);
         assert!(folded.lines().all(|l| l.len() < LINE_LIMIT), "{folded}");
-        assert!(folded.lines().nth(1).unwrap().starts_with(INDENT));
+        assert!(
+            folded
+                .lines()
+                .nth(1)
+                .expect("second line")
+                .starts_with(INDENT)
+        );
     }
 }
