@@ -101,17 +101,25 @@ impl TexthashDict {
         })?;
         let mut entries: Vec<(String, String)> = Vec::new();
         let mut index = HashMap::new();
-        for r in read_records(name, &data, true, warn) {
+        // Duplicates are reported as each record is read, so the messages
+        // interleave with the parse warnings in file order (as Postfix does).
+        let pending = std::cell::RefCell::new(Vec::<String>::new());
+        let flush = |warn: &mut dyn FnMut(&str), p: &std::cell::RefCell<Vec<String>>| {
+            for m in p.borrow_mut().drain(..) {
+                warn(&m);
+            }
+        };
+        let mut on_record = |r: Record| {
             let key = if flags.fold_fix {
                 fold_key(&r.key).into_owned()
             } else {
-                r.key
+                r.key.clone()
             };
             if let Some(&i) = index.get(&key) {
                 match flags.dup {
-                    DupPolicy::Warn => warn(&format!(
-                        "{name}, line {}: duplicate entry: \"{key}\"",
-                        r.lineno
+                    DupPolicy::Warn => pending.borrow_mut().push(format!(
+                        "{name}, line {}: duplicate entry: \"{}\"",
+                        r.lineno, r.key
                     )),
                     DupPolicy::Ignore => {}
                     DupPolicy::Replace => {
@@ -119,11 +127,22 @@ impl TexthashDict {
                         e.1 = r.value;
                     }
                 }
-                continue;
+                return;
             }
             index.insert(key.clone(), entries.len());
             entries.push((key, r.value));
-        }
+        };
+        read_records_with(
+            name,
+            &data,
+            true,
+            &mut |w| {
+                flush(warn, &pending);
+                warn(w)
+            },
+            &mut on_record,
+        );
+        flush(warn, &pending);
         Ok(TexthashDict {
             name: name.to_string(),
             entries,
@@ -182,10 +201,10 @@ mod tests {
         assert_eq!(
             warns,
             [
+                format!("{name}, line 3: duplicate entry: \"foo@example.com\""),
                 format!(
                     "{name}, line 6: expected format: key whitespace value -- ignoring this line"
                 ),
-                format!("{name}, line 3: duplicate entry: \"foo@example.com\""),
             ]
         );
         let cases = [
