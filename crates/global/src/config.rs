@@ -9,6 +9,7 @@
 pub mod defaults;
 pub mod edit;
 pub mod expand;
+#[rustfmt::skip]
 mod params;
 pub mod parse;
 pub mod registry;
