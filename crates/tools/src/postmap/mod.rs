@@ -30,6 +30,14 @@ impl Prog {
 
     /// Prints `NAME: fatal: TEXT` and exits 1.
     pub fn fatal(&self, text: &str) -> ! {
+        // Errors from std carry " (os error N)"; C's strerror() does not.
+        let mut text = text.to_string();
+        while let Some(i) = text.find(" (os error ") {
+            match text[i..].find(')') {
+                Some(j) => text.replace_range(i..i + j + 1, ""),
+                None => break,
+            }
+        }
         eprintln!("{}: fatal: {text}", self.name);
         std::process::exit(1)
     }
