@@ -140,9 +140,8 @@ pub fn run_newaliases(args: &[String]) -> i32 {
         } else if let Some(f) = a.strip_prefix("-oA") {
             files = Some(vec![f.to_string()]);
         } else if a != "-v" {
-            Prog { name: "newaliases" }.fatal(&format!(
-                "usage: newaliases [-C config] [-oA alias_file] [-v]"
-            ));
+            Prog { name: "newaliases" }
+                .fatal("usage: newaliases [-C config] [-oA alias_file] [-v]");
         }
         i += 1;
     }

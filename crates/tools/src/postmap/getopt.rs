@@ -64,7 +64,8 @@ mod tests {
 
     #[test]
     fn getopt_cases() {
-        let cases: &[(&str, Vec<String>, Result<(usize, usize), ()>)] = &[
+        type Want = Result<(usize, usize), ()>;
+        let cases: &[(&str, Vec<String>, Want)] = &[
             ("flags", v(&["-fw", "map"]), Ok((2, 1))),
             ("arg attached", v(&["-qkey", "map"]), Ok((1, 1))),
             ("arg separate", v(&["-q", "key", "m1", "m2"]), Ok((1, 2))),
