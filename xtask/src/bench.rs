@@ -108,7 +108,14 @@ fn report(what: &str, ours: Duration, theirs: Option<Duration>) {
 
 /// The `maps` benchmark.
 fn maps(root: &Path) -> Result<()> {
-    crate::cargo(&["build", "--release", "--workspace", "--bins"])?;
+    crate::cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "tools",
+        "--bin",
+        "postmap",
+    ])?;
     crate::cargo(&[
         "build",
         "--release",
@@ -124,7 +131,10 @@ fn maps(root: &Path) -> Result<()> {
     // Postfix refuses to run without a config directory; give both the same one.
     fs::write(work.join("main.cf"), "")?;
     fs::write(work.join("master.cf"), "")?;
-    println!("maps: generating {ENTRIES} entries and {ENTRIES} queries in {}", work.display());
+    println!(
+        "maps: generating {ENTRIES} entries and {ENTRIES} queries in {}",
+        work.display()
+    );
     let (source, queries) = write_inputs(&work)?;
     let theirs_src = work.join("table-postfix");
     fs::copy(&source, &theirs_src)?;
@@ -139,7 +149,10 @@ fn maps(root: &Path) -> Result<()> {
         None,
     )?;
     let theirs = match reference {
-        Some(p) => Some(timed(Command::new(p).args(["-c", &conf, &theirs_table]), None)?),
+        Some(p) => Some(timed(
+            Command::new(p).args(["-c", &conf, &theirs_table]),
+            None,
+        )?),
         None => None,
     };
     report("build 1M-line lmdb table", ours, theirs);
