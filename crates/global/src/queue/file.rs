@@ -111,12 +111,13 @@ impl QueueFileError {
     /// True when the file itself is bad (move it to `corrupt/`); false for
     /// errors of the system (I/O) that a retry may cure.
     pub fn is_corrupt(&self) -> bool {
-        match self {
-            QueueFileError::Record(RecordError::Io(_)) => false,
-            QueueFileError::Io { .. } | QueueFileError::IdCollision(_) => false,
-            QueueFileError::SizeOverflow => false,
-            _ => true,
-        }
+        !matches!(
+            self,
+            QueueFileError::Record(RecordError::Io(_))
+                | QueueFileError::Io { .. }
+                | QueueFileError::IdCollision(_)
+                | QueueFileError::SizeOverflow
+        )
     }
 }
 

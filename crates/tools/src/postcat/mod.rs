@@ -106,8 +106,8 @@ pub fn parse_args(prog: &str, args: &[OsString]) -> Result<Options, ArgError> {
                             Some(PathBuf::from(String::from_utf8_lossy(&value).into_owned()));
                     } else {
                         let text = String::from_utf8_lossy(&value).into_owned();
-                        // alldig() accepts the empty string; atol("") is 0.
-                        if !value.iter().all(u8::is_ascii_digit) {
+                        // alldig() rejects the empty string too.
+                        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
                             return Err(ArgError {
                                 getopt: None,
                                 fatal: format!("bad offset: {text}"),
@@ -137,14 +137,27 @@ pub fn parse_args(prog: &str, args: &[OsString]) -> Result<Options, ArgError> {
     Ok(opts)
 }
 
-/// Wrap a file so that read errors look like end of file, as `VSTREAM_GETC` reports them.
-struct EofOnError(File);
+/// Wrap a file so that read errors look like end of file, as `VSTREAM_GETC`
+/// reports them; the error is kept for `vstream_fclose()`'s warning.
+struct EofOnError {
+    file: File,
+    error: Option<io::Error>,
+}
+
+impl EofOnError {
+    fn new(file: File) -> EofOnError {
+        EofOnError { file, error: None }
+    }
+}
 
 impl io::Read for EofOnError {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match io::Read::read(&mut self.0, buf) {
+        match io::Read::read(&mut self.file, buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
-            Err(_) => Ok(0),
+            Err(e) => {
+                self.error = Some(e);
+                Ok(0)
+            }
             ok => ok,
         }
     }
@@ -152,7 +165,60 @@ impl io::Read for EofOnError {
 
 impl io::Seek for EofOnError {
     fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        io::Seek::seek(&mut self.0, pos)
+        io::Seek::seek(&mut self.file, pos)
+    }
+}
+
+/// After a file: `msg_warn("close %s: %m")` when reading it failed.
+fn close_warning<E: Write>(
+    input: BufReader<EofOnError>,
+    name: &str,
+    prog: &str,
+    err: &mut E,
+) -> io::Result<()> {
+    if let Some(e) = input.into_inner().error {
+        writeln!(err, "{prog}: warning: close {name}: {}", strerror(&e))?;
+    }
+    Ok(())
+}
+
+/// Standard output as Postfix's `VSTREAM_OUT` behaves: written out when
+/// flushed or when its 4096-byte buffer fills; whatever is still buffered
+/// when the program exits is lost (postcat never flushes at exit, so e.g. the
+/// `*** ENVELOPE RECORDS` line of an empty file never appears).
+pub struct VStream<'a, W: Write> {
+    inner: &'a mut W,
+    buf: Vec<u8>,
+}
+
+/// Size of a VSTREAM buffer (C: `VSTREAM_BUFSIZE`).
+const VSTREAM_BUFSIZE: usize = 4096;
+
+impl<'a, W: Write> VStream<'a, W> {
+    /// Wrap `inner`.
+    pub fn new(inner: &'a mut W) -> VStream<'a, W> {
+        VStream {
+            inner,
+            buf: Vec::with_capacity(VSTREAM_BUFSIZE),
+        }
+    }
+}
+
+impl<W: Write> Write for VStream<'_, W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= VSTREAM_BUFSIZE {
+            let full = self.buf.len() - self.buf.len() % VSTREAM_BUFSIZE;
+            self.inner.write_all(&self.buf[..full])?;
+            self.buf.drain(..full);
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.write_all(&self.buf)?;
+        self.buf.clear();
+        self.inner.flush()
     }
 }
 
@@ -163,6 +229,8 @@ pub fn run<W: Write, E: Write>(
     out: &mut W,
     err: &mut E,
 ) -> io::Result<i32> {
+    let mut vout = VStream::new(out);
+    let out = &mut vout;
     let fatal = |err: &mut E, msg: &str| -> io::Result<i32> {
         writeln!(err, "{prog}: fatal: {msg}")?;
         Ok(1)
@@ -189,7 +257,7 @@ pub fn run<W: Write, E: Write>(
 
     if opts.names.is_empty() {
         let fd = io::stdin().as_fd().try_clone_to_owned()?;
-        let input = BufReader::new(EofOnError(File::from(fd)));
+        let input = BufReader::new(EofOnError::new(File::from(fd)));
         let mut render = Render::new(input, "stdin", opts.flags, out, err, prog);
         return finish(render.run(opts.start_offset, true)?, prog, err);
     }
@@ -227,7 +295,7 @@ pub fn run<W: Write, E: Write>(
                 );
             };
             let mut render = Render::new(
-                BufReader::new(EofOnError(file)),
+                BufReader::new(EofOnError::new(file)),
                 &path,
                 opts.flags,
                 out,
@@ -237,6 +305,7 @@ pub fn run<W: Write, E: Write>(
             if let Outcome::Fatal(msg) = render.run(opts.start_offset, false)? {
                 return fatal(err, &msg);
             }
+            close_warning(render.into_input(), &name, prog, err)?;
         }
         return Ok(0);
     }
@@ -248,7 +317,7 @@ pub fn run<W: Write, E: Write>(
             Err(e) => return fatal(err, &format!("open {path}: {}", strerror(&e))),
         };
         let mut render = Render::new(
-            BufReader::new(EofOnError(file)),
+            BufReader::new(EofOnError::new(file)),
             &path,
             opts.flags,
             out,
@@ -258,6 +327,7 @@ pub fn run<W: Write, E: Write>(
         if let Outcome::Fatal(msg) = render.run(opts.start_offset, false)? {
             return fatal(err, &msg);
         }
+        close_warning(render.into_input(), &path, prog, err)?;
     }
     Ok(0)
 }

@@ -81,8 +81,13 @@ impl<'a, R: Read + Seek, W: Write, E: Write> Render<'a, R, W, E> {
         }
     }
 
+    /// Give back the input stream (for the close-time error check).
+    pub fn into_input(self) -> R {
+        self.reader.into_inner()
+    }
+
+    /// `msg_warn()`: to standard error; standard output is not flushed (C's isn't).
     fn warn(&mut self, text: &str) -> io::Result<()> {
-        self.out.flush()?;
         writeln!(self.err, "{}: warning: {}", self.prog, text)
     }
 
@@ -121,16 +126,12 @@ impl<'a, R: Read + Seek, W: Write, E: Write> Render<'a, R, W, E> {
     /// Show the file, starting at `start_offset` (`-s`); `from_stdin` selects
     /// byte-by-byte skipping as C does for standard input.
     pub fn run(&mut self, start_offset: u64, from_stdin: bool) -> io::Result<Outcome> {
-        match self.run_inner(start_offset, from_stdin)? {
-            Ok(()) => {
-                self.out.flush()?;
-                Ok(Outcome::Done)
-            }
-            Err(fatal) => {
-                self.out.flush()?;
-                Ok(Outcome::Fatal(fatal))
-            }
-        }
+        // No flush here: output after C's last vstream_fflush() stays
+        // buffered and is lost if the program exits (see `VStream`).
+        Ok(match self.run_inner(start_offset, from_stdin)? {
+            Ok(()) => Outcome::Done,
+            Err(fatal) => Outcome::Fatal(fatal),
+        })
     }
 
     fn run_inner(&mut self, start_offset: u64, from_stdin: bool) -> io::Result<Result<(), String>> {
@@ -204,10 +205,13 @@ impl<'a, R: Read + Seek, W: Write, E: Write> Render<'a, R, W, E> {
                     if !do_print && !flags.env {
                         break;
                     }
-                    if !do_print && flags.env && data_offset > 0 && data_size >= 0 {
-                        if let Err(e) = self.seek(data_offset + data_size) {
-                            return Ok(Err(e));
-                        }
+                    if !do_print
+                        && flags.env
+                        && data_offset > 0
+                        && data_size >= 0
+                        && let Err(e) = self.seek(data_offset + data_size)
+                    {
+                        return Ok(Err(e));
                     }
                 }
             } else if rtype == rec::MESG {
@@ -220,10 +224,12 @@ impl<'a, R: Read + Seek, W: Write, E: Write> Render<'a, R, W, E> {
                 if flags.env {
                     self.marker(offset, rtype, "MESSAGE CONTENTS")?;
                 }
-                if !flags.text() && data_offset > 0 && data_size >= 0 {
-                    if let Err(e) = self.seek(data_offset + data_size) {
-                        return Ok(Err(e));
-                    }
+                if !flags.text()
+                    && data_offset > 0
+                    && data_size >= 0
+                    && let Err(e) = self.seek(data_offset + data_size)
+                {
+                    return Ok(Err(e));
                 }
                 state = State::Header;
                 do_print = flags.header;
