@@ -1,0 +1,6 @@
+//! `postfix`: Postfix-compatible control command (see `tools::postfix_cmd`).
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    std::process::exit(tools::postfix_cmd::run(&args));
+}
