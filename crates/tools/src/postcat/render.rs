@@ -382,3 +382,151 @@ impl<'a, R: Read + Seek, W: Write, E: Write> Render<'a, R, W, E> {
         Ok(Ok(()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postcat::VStream;
+    use global::queue::{Envelope, Recipient, RecordWriter, Timestamp};
+    use proptest::prelude::*;
+    use std::io::Cursor;
+
+    /// Render `bytes` and return (stdout as it would reach the terminal, stderr, fatal).
+    fn render(bytes: &[u8], flags: Flags) -> (String, String, Option<String>) {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let fatal = {
+            let mut v = VStream::new(&mut out);
+            let mut r = Render::new(
+                Cursor::new(bytes.to_vec()),
+                "F",
+                flags,
+                &mut v,
+                &mut err,
+                "postcat",
+            );
+            match r.run(0, false).expect("in-memory I/O") {
+                Outcome::Done => None,
+                Outcome::Fatal(m) => Some(m),
+            }
+        };
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+            fatal,
+        )
+    }
+
+    fn all() -> Flags {
+        Flags {
+            env: true,
+            header: true,
+            body: true,
+            ..Flags::default()
+        }
+    }
+
+    fn sample() -> Vec<u8> {
+        let env = Envelope {
+            arrival: Timestamp { sec: 0, usec: 0 },
+            create_time: Some(0),
+            sender: "a@b".into(),
+            recipients: vec![Recipient {
+                address: "c@d".into(),
+                ..Recipient::default()
+            }],
+            ..Envelope::default()
+        };
+        RecordWriter::default()
+            .to_vec(&env, b"Subject: s\n\nbody\n")
+            .expect("write")
+    }
+
+    #[test]
+    fn render_table() {
+        let body_only = Flags {
+            body: true,
+            ..Flags::default()
+        };
+        let header_only = Flags {
+            header: true,
+            ..Flags::default()
+        };
+        let cases: Vec<(&str, Vec<u8>, Flags, &str, &str, Option<&str>)> = vec![
+            (
+                "empty file prints nothing (buffer lost)",
+                Vec::new(),
+                all(),
+                "",
+                "",
+                None,
+            ),
+            (
+                "not a queue file",
+                b"Zx".to_vec(),
+                all(),
+                "",
+                "postcat: warning: F: input is not a valid queue file\n",
+                None,
+            ),
+            (
+                "read error loses the unflushed header",
+                b"C".to_vec(),
+                all(),
+                "",
+                "postcat: warning: F: unexpected EOF reading length, record type 67\n",
+                Some("record read error"),
+            ),
+            ("body only", sample(), body_only, "\nbody\n", "", None),
+            (
+                "header only",
+                sample(),
+                header_only,
+                "Subject: s\n",
+                "",
+                None,
+            ),
+        ];
+        for (name, bytes, flags, want_out, want_err, want_fatal) in cases {
+            let (out, err, fatal) = render(&bytes, flags);
+            assert_eq!(out, want_out, "case {name}");
+            assert_eq!(err, want_err, "case {name}");
+            assert_eq!(fatal.as_deref(), want_fatal, "case {name}");
+        }
+    }
+
+    #[test]
+    fn full_listing_has_all_sections() {
+        let (out, err, fatal) = render(&sample(), all());
+        assert!(err.is_empty() && fatal.is_none(), "{err} {fatal:?}");
+        for line in [
+            "*** ENVELOPE RECORDS F ***",
+            "sender: a@b",
+            "recipient: c@d",
+            "*** MESSAGE CONTENTS F ***",
+            "Subject: s",
+            "*** HEADER EXTRACTED F ***",
+            "*** MESSAGE FILE END F ***",
+        ] {
+            assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn renderer_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600),
+                                 env in any::<bool>(), header in any::<bool>(), body in any::<bool>(),
+                                 offset in any::<bool>(), raw in any::<bool>(), verbose in 0u32..2) {
+            let flags = Flags { env, header, body, offset, raw, verbose, dec: offset };
+            let _ = render(&bytes, flags);
+        }
+
+        #[test]
+        fn renderer_never_panics_on_mutated_files(flip in any::<(usize, u8)>(), verbose in 0u32..2) {
+            let mut bytes = sample();
+            let at = flip.0 % bytes.len();
+            bytes[at] = flip.1;
+            let _ = render(&bytes, Flags { verbose, ..all() });
+        }
+    }
+}
