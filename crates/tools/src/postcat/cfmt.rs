@@ -164,7 +164,8 @@ mod tests {
 
     #[test]
     fn scan_table() {
-        let cases: &[(&str, &[u8], Option<i64>, Option<i64>)] = &[
+        type Case = (&'static str, &'static [u8], Option<i64>, Option<i64>);
+        let cases: &[Case] = &[
             ("two", b"  69   242 1", Some(69), Some(242)),
             ("one", b"69 x", Some(69), None),
             ("none", b"x", None, None),

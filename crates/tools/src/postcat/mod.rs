@@ -359,7 +359,16 @@ mod tests {
             body: true,
             ..Flags::default()
         };
-        let cases: Vec<(&str, Vec<&str>, Flags, Option<&str>, bool, u64, Vec<&str>)> = vec![
+        type Case = (
+            &'static str,
+            Vec<&'static str>,
+            Flags,
+            Option<&'static str>,
+            bool,
+            u64,
+            Vec<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
             ("default is -beh", vec!["f"], all, None, false, 0, vec!["f"]),
             (
                 "clustered",

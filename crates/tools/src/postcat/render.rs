@@ -452,7 +452,15 @@ mod tests {
             header: true,
             ..Flags::default()
         };
-        let cases: Vec<(&str, Vec<u8>, Flags, &str, &str, Option<&str>)> = vec![
+        type Case = (
+            &'static str,
+            Vec<u8>,
+            Flags,
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "empty file prints nothing (buffer lost)",
                 Vec::new(),
