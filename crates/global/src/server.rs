@@ -121,6 +121,19 @@ fn install_sigterm() -> Result<(), ServerError> {
             std::io::Error::from_raw_os_error(e as i32),
         )
     })?;
+    // A client in progress can block a loop indefinitely (a read from an idle
+    // client); this watcher bounds the stop: TERM_GRACE after SIGTERM the
+    // process exits whatever it is doing, as Postfix daemons do on SIGTERM.
+    std::thread::Builder::new()
+        .name("sigterm-watch".to_string())
+        .spawn(|| {
+            while !terminating() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::thread::sleep(TERM_GRACE);
+            std::process::exit(0);
+        })
+        .map_err(|e| ServerError::Io("start SIGTERM watcher", e))?;
     Ok(())
 }
 

@@ -42,7 +42,13 @@ fn args_table() {
             transport: "unix",
             flags: (false, false, false),
             overrides: &[],
-            extra: &["flags=DRXhu", "user=vmail", "argv=/usr/bin/maildrop", "-d", "${recipient}"],
+            extra: &[
+                "flags=DRXhu",
+                "user=vmail",
+                "argv=/usr/bin/maildrop",
+                "-d",
+                "${recipient}",
+            ],
         },
         Case {
             name: "override with spaces around =",
@@ -58,7 +64,12 @@ fn args_table() {
         let a = ServerArgs::parse("prog", &argv(c.line)).expect(c.name);
         assert_eq!(a.service_name, c.service, "{}", c.name);
         assert_eq!(a.transport, c.transport, "{}", c.name);
-        assert_eq!((a.unprivileged, a.chroot, a.solitary), c.flags, "{}", c.name);
+        assert_eq!(
+            (a.unprivileged, a.chroot, a.solitary),
+            c.flags,
+            "{}",
+            c.name
+        );
         let o: Vec<(&str, &str)> = a
             .overrides
             .iter()
@@ -74,7 +85,11 @@ fn args_errors_table() {
     let cases = [
         ("missing value", "-n", ArgsError::MissingValue('n')),
         ("unknown option", "-q", ArgsError::Unknown('q')),
-        ("bad type", "-t tcp", ArgsError::BadTransport("tcp".to_string())),
+        (
+            "bad type",
+            "-t tcp",
+            ArgsError::BadTransport("tcp".to_string()),
+        ),
         ("bad count", "-s 0", ArgsError::BadCount("0".to_string())),
     ];
     for (name, line, want) in cases {
