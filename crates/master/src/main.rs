@@ -134,7 +134,7 @@ fn reserve_descriptors(redirect: bool) {
     loop {
         // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor we take ownership of.
         let fd = unsafe { libc::fcntl(null.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
-        if fd < 0 || fd > 8 {
+        if !(0..=8).contains(&fd) {
             if fd >= 0 {
                 // SAFETY: fd was just created above and is owned by nobody else.
                 drop(unsafe { OwnedFd::from_raw_fd(fd) });

@@ -253,9 +253,16 @@ pub fn inet_addresses(name: &str, config: &Config) -> Result<Vec<SocketAddr>, St
 mod tests {
     use super::*;
 
+    /// (label, input, expected host and port or failure).
+    type HostPortCase = (
+        &'static str,
+        &'static str,
+        Result<(&'static str, &'static str), ()>,
+    );
+
     #[test]
     fn host_port_table() {
-        let cases: &[(&str, &str, Result<(&str, &str), ()>)] = &[
+        let cases: &[HostPortCase] = &[
             ("port only", "smtp", Ok(("", "smtp"))),
             ("host and port", "127.0.0.1:2525", Ok(("127.0.0.1", "2525"))),
             ("bracketed v6", "[::1]:25", Ok(("::1", "25"))),

@@ -463,10 +463,10 @@ impl Master {
                 continue;
             }
             svc.next_wakeup = Some(now + Duration::from_secs(svc.spec.wakeup.into()));
-            if let Err(e) = spawn::send_wakeup(&svc.spec.endpoint) {
-                if self.verbose {
-                    tracing::info!("wakeup {}: {e}", svc.spec.name);
-                }
+            if let Err(e) = spawn::send_wakeup(&svc.spec.endpoint)
+                && self.verbose
+            {
+                tracing::info!("wakeup {}: {e}", svc.spec.name);
             }
         }
     }
