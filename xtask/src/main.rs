@@ -52,7 +52,14 @@ fn cargo(args: &[&str]) -> Result<()> {
 /// The whole test suite, as `.ci/run` runs it.
 fn test() -> Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     // The end-to-end tests start the programs, so build them all first.
     cargo(&["build", "--workspace", "--bins"])?;
     cargo(&["test", "--workspace", "--no-fail-fast"])?;
