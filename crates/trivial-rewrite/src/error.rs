@@ -48,6 +48,15 @@ pub enum Error {
         /// The table's value.
         value: String,
     },
+    /// A parameter value that Postfix refuses at startup (e.g. an empty
+    /// `default_transport`), in `mail_conf_str`'s words.
+    #[error("bad string length {} < 1: {name} = {value}", value.len())]
+    EmptyParameter {
+        /// The parameter name.
+        name: String,
+        /// Its value.
+        value: String,
+    },
     /// A parameter could not be read.
     #[error(transparent)]
     Config(#[from] ConfigError),

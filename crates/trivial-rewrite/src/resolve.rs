@@ -158,6 +158,19 @@ impl Resolver {
         personality: Personality,
         ctx: AddrContext,
     ) -> Result<Resolver, Error> {
+        // Postfix refuses to start when any transport parameter of either
+        // personality is empty.
+        for p in [Personality::Regular, Personality::Verify] {
+            for name in &p.params()[..4] {
+                let value = config.try_get(name)?;
+                if value.is_empty() {
+                    return Err(Error::EmptyParameter {
+                        name: name.to_string(),
+                        value,
+                    });
+                }
+            }
+        }
         let [
             local,
             virt,
@@ -398,3 +411,7 @@ impl Resolver {
 
 #[path = "resolve_class.rs"]
 mod class;
+
+#[cfg(test)]
+#[path = "resolve_tests.rs"]
+mod tests;

@@ -32,8 +32,8 @@ impl Resolver {
     }
 
     /// A sender-dependent lookup (`mail_addr_find` with the default
-    /// strategy); an empty sender uses `null_key`. `Ok(None)` also for
-    /// `DUNNO` and empty results.
+    /// strategy); an empty sender uses `null_key`; `DUNNO` is no answer.
+    /// Table errors, including an empty result, mean FAIL.
     fn sender_lookup(
         &self,
         maps: &Maps,
@@ -49,12 +49,7 @@ impl Resolver {
             .find(maps, key, QueryForm::ExternalFirst, Strategy::DEFAULT)
         {
             Ok(Some(f)) if f.value.eq_ignore_ascii_case("DUNNO") => Ok(None),
-            Ok(Some(f)) => Ok(Some(f.value)),
-            Ok(None) => Ok(None),
-            Err(Error::EmptyResult { .. }) => {
-                tracing::warn!("{}: ignoring null lookup result for {key}", maps.title());
-                Ok(None)
-            }
+            Ok(found) => Ok(found.map(|f| f.value)),
             Err(e) => {
                 lookup_failure(maps.title(), &e);
                 Err(())

@@ -171,6 +171,39 @@ const SCENARIOS: &[Scenario] = &[
             ("rewrite", "local", "u%h"),
         ],
     },
+    Scenario {
+        name: "table failures",
+        main_cf: "mydestination = fail:broken\n",
+        files: &[],
+        queries: &[("resolve", "", "u@example.org"), ("resolve", "", "user")],
+    },
+    Scenario {
+        name: "null transport and empty sender results",
+        main_cf: "default_transport = :gw2.example\n\
+                  sender_dependent_relayhost_maps = inline:{{<>=}, {a@s.example=DUNNO}}\n\
+                  relayhost = gw.example\n\
+                  sender_dependent_default_transport_maps = inline:{{b@s.example=DUNNO}}\n\
+                  relay_domains = relay.example\n",
+        files: &[],
+        queries: &[
+            ("resolve", "", "u@example.org"),
+            ("resolve", "a@s.example", "u@relay.example"),
+            ("resolve", "b@s.example", "u@relay.example"),
+            ("resolve", "b@s.example", "u@example.org"),
+        ],
+    },
+    Scenario {
+        name: "verify personality",
+        main_cf: "address_verify_default_transport = probe\n\
+                  address_verify_relayhost = [vrfy.example]\nrelayhost = [normal.example]\n\
+                  address_verify_local_transport = vlocal\n",
+        files: &[],
+        queries: &[
+            ("verify", "", "u@example.org"),
+            ("resolve", "", "u@example.org"),
+            ("verify", "", "u@mail.example.com"),
+        ],
+    },
 ];
 
 /// Whether the reference daemon can run here.
