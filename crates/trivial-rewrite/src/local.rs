@@ -153,10 +153,11 @@ impl LocalDomains {
         if self.mydestination.matches(d)? {
             return Ok(true);
         }
-        if d.starts_with('[') && d.ends_with(']') {
-            if let Some(ip) = address_literal(d) {
-                return Ok(self.interfaces.contains(&ip));
-            }
+        if d.starts_with('[')
+            && d.ends_with(']')
+            && let Some(ip) = address_literal(d)
+        {
+            return Ok(self.interfaces.contains(&ip));
         }
         Ok(false)
     }

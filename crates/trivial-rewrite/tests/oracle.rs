@@ -4,6 +4,8 @@
 //! equal this crate's. Needs root (the daemon drops to `mail_owner`);
 //! otherwise, or without Postfix, it prints "skipped: no reference Postfix".
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
