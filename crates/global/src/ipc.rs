@@ -23,6 +23,15 @@
 //! `F` forget dead destinations, `W` wake up (= `I`). Several bytes may
 //! arrive together; they collapse into one [`TriggerRequest`], unknown bytes
 //! are ignored as Postfix does. `postqueue -f` sends `F A D I`.
+//!
+//! # Message types
+//!
+//! Every request and reply exchanged between daemons is declared once, in
+//! the submodules here: [`cleanup`] (smtpd, pickup, bounce and local
+//! forwarding -> cleanup) and [`delivery`] (qmgr -> delivery agents).
+
+pub mod cleanup;
+pub mod delivery;
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
