@@ -2,6 +2,6 @@
 
 pub mod postalias;
 pub mod postcat;
-pub mod postfix_cmd;
 pub mod postconf;
+pub mod postfix_cmd;
 pub mod postmap;
