@@ -7,7 +7,9 @@
 
 pub mod access;
 pub mod address;
+pub mod bounce_log;
 pub mod config;
+pub mod deliver;
 pub mod ipc;
 pub mod log;
 pub mod master_cf;

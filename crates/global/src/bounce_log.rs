@@ -1,0 +1,1 @@
+//! The per-message status logs in `defer/`, `bounce/` and `trace/`, in Postfix's format.

@@ -1,0 +1,1 @@
+//! The delivery agent side of the qmgr protocol, shared by every agent.
