@@ -6,6 +6,8 @@
 //! where `/usr/sbin/postconf` exists, the real Postfix programs on the same
 //! input, and compare what they print.
 
+pub mod instance;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -8,103 +8,12 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use rostfix_tests::instance::Instance;
 use rostfix_tests::{bin_dir, rostfix};
-
-/// A private instance under a temporary directory.
-struct Instance {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-impl Instance {
-    fn new(master_cf: &str) -> Instance {
-        let dir = tempfile::Builder::new()
-            .prefix("rostfix-master-")
-            .tempdir()
-            .expect("tempdir");
-        let port = free_port();
-        let d = dir.path();
-        std::fs::create_dir_all(d.join("etc")).expect("etc");
-        let main_cf = format!(
-            "queue_directory = {q}\ndata_directory = {data}\ndaemon_directory = {bin}\n\
-             command_directory = {bin}\nmaillog_file = {log}\nmaillog_file_prefixes = {d}\n\
-             inet_protocols = ipv4\ninet_interfaces = loopback-only\nmax_idle = 30s\n",
-            q = d.join("queue").display(),
-            data = d.join("data").display(),
-            bin = bin_dir().display(),
-            log = d.join("maillog").display(),
-            d = d.display(),
-        );
-        std::fs::write(d.join("etc/main.cf"), main_cf).expect("main.cf");
-        let mcf = master_cf
-            .replace("@PORT@", &port.to_string())
-            .replace("@DIR@", &d.display().to_string());
-        std::fs::write(d.join("etc/master.cf"), mcf).expect("master.cf");
-        Instance { dir, port }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn postfix(&self, cmd: &str) -> i32 {
-        let etc = self.path().join("etc");
-        let st = Command::new(rostfix("postfix"))
-            .args(["-c", etc.to_str().expect("utf8"), cmd])
-            .status()
-            .expect("run postfix");
-        st.code().unwrap_or(-1)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.path().join("maillog")).unwrap_or_default()
-    }
-
-    /// Waits until the log contains `text` (10 s at most).
-    fn wait_log(&self, text: &str) -> bool {
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            if self.log().contains(text) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
-    }
-
-    fn master_pid(&self) -> i32 {
-        let t =
-            std::fs::read_to_string(self.path().join("queue/pid/master.pid")).expect("pid file");
-        t.trim().parse().expect("pid")
-    }
-
-    fn socket(&self, name: &str) -> PathBuf {
-        self.path().join("queue/private").join(name)
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if self.path().join("queue/pid/master.pid").exists() {
-            let _ = Command::new(rostfix("postfix"))
-                .args([
-                    "-c",
-                    &self.path().join("etc").display().to_string(),
-                    "abort",
-                ])
-                .status();
-        }
-    }
-}
 
 /// Reads the greeting `hello PID SERVICE`, returning PID.
 fn greeting<R: std::io::Read>(r: &mut BufReader<R>) -> u32 {
@@ -141,12 +50,16 @@ const MASTER_CF: &str = include_str!("../resources/master/master.cf.in");
 
 #[test]
 fn master_lifecycle() {
-    let inst = Instance::new(MASTER_CF);
+    let inst = Instance::new(MASTER_CF, "");
     assert_eq!(inst.postfix("start"), 0, "start; log:\n{}", inst.log());
-    assert!(inst.wait_log("postfix/postfix-script["), "{}", inst.log());
+    assert!(
+        inst.wait_log("postfix/postfix-script[", 10),
+        "{}",
+        inst.log()
+    );
     assert!(inst.log().contains("starting the Postfix mail system"));
     assert!(
-        inst.wait_log("daemon started -- version "),
+        inst.wait_log("daemon started -- version ", 10),
         "{}",
         inst.log()
     );
@@ -155,9 +68,10 @@ fn master_lifecycle() {
 
     // status
     assert_eq!(inst.postfix("status"), 0);
-    assert!(inst.wait_log(&format!(
-        "the Postfix mail system is running: PID: {master}"
-    )));
+    assert!(inst.wait_log(
+        &format!("the Postfix mail system is running: PID: {master}"),
+        10
+    ));
 
     // inet listener answers; unix listener answers
     let (mut r1, mut w1) = tcp(inst.port);
@@ -201,10 +115,13 @@ fn master_lifecycle() {
         .expect("kill");
     let bin = bin_dir().join("rostfix-echo-test");
     assert!(
-        inst.wait_log(&format!(
-            "warning: process {} pid {p1} killed by signal 9",
-            bin.display()
-        )),
+        inst.wait_log(
+            &format!(
+                "warning: process {} pid {p1} killed by signal 9",
+                bin.display()
+            ),
+            10
+        ),
         "{}",
         inst.log()
     );
@@ -229,26 +146,31 @@ fn master_lifecycle() {
     // a program that does not exist: fatal for that child, throttled, others keep going
     let _n = UnixStream::connect(inst.socket("nothere")).expect("connect nothere");
     let missing = bin_dir().join("nothere");
-    assert!(inst.wait_log(&format!(
-        "fatal: master_spawn: exec {}: No such file or directory",
-        missing.display()
-    )));
-    assert!(inst.wait_log(&format!(
-        "warning: {}: bad command startup -- throttling",
-        missing.display()
-    )));
+    assert!(inst.wait_log(
+        &format!(
+            "fatal: master_spawn: exec {}: No such file or directory",
+            missing.display()
+        ),
+        10
+    ));
+    assert!(inst.wait_log(
+        &format!(
+            "warning: {}: bad command startup -- throttling",
+            missing.display()
+        ),
+        10
+    ));
 
     // a second start is refused, by postfix and by master itself
     assert_eq!(inst.postfix("start"), 1);
-    assert!(inst.wait_log("fatal: the Postfix mail system is already running"));
+    assert!(inst.wait_log("fatal: the Postfix mail system is already running", 10));
     let st = Command::new(rostfix("master"))
         .args(["-d", "-c", &inst.path().join("etc").display().to_string()])
         .status()
         .expect("second master");
     assert_eq!(st.code(), Some(1));
     assert!(inst.wait_log(
-        "fatal: open lock file pid/master.pid: unable to set exclusive lock: Resource temporarily unavailable"
-    ));
+        "fatal: open lock file pid/master.pid: unable to set exclusive lock: Resource temporarily unavailable", 10));
 
     // reload with a changed master.cf: the new service answers, the
     // connection in progress on the old generation keeps working
@@ -261,8 +183,8 @@ fn master_lifecycle() {
     )
     .expect("write master.cf");
     assert_eq!(inst.postfix("reload"), 0);
-    assert!(inst.wait_log("refreshing the Postfix mail system"));
-    assert!(inst.wait_log("reload -- version "), "{}", inst.log());
+    assert!(inst.wait_log("refreshing the Postfix mail system", 10));
+    assert!(inst.wait_log("reload -- version ", 10), "{}", inst.log());
     let u2 = UnixStream::connect(inst.socket("echo2")).expect("echo2 after reload");
     u2.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
@@ -277,8 +199,8 @@ fn master_lifecycle() {
 
     // stop: everything goes away
     assert_eq!(inst.postfix("stop"), 0);
-    assert!(inst.wait_log("stopping the Postfix mail system"));
-    assert!(inst.wait_log("terminating on signal 15"));
+    assert!(inst.wait_log("stopping the Postfix mail system", 10));
+    assert!(inst.wait_log("terminating on signal 15", 10));
     let end = Instant::now() + Duration::from_secs(10);
     while pids.iter().any(|p| alive(*p)) {
         if Instant::now() > end {
@@ -291,7 +213,7 @@ fn master_lifecycle() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(inst.postfix("status"), 1);
-    assert!(inst.wait_log("the Postfix mail system is not running"));
+    assert!(inst.wait_log("the Postfix mail system is not running", 10));
 }
 
 #[test]
@@ -310,18 +232,18 @@ fn debian_master_cf_is_accepted() {
         }
         text.push('\n');
     }
-    let inst = Instance::new(&text);
+    let inst = Instance::new(&text, "");
     assert_eq!(inst.postfix("check"), 0, "{}", inst.log());
     assert_eq!(inst.postfix("start"), 0, "{}", inst.log());
     assert!(
-        inst.wait_log("daemon started -- version "),
+        inst.wait_log("daemon started -- version ", 10),
         "{}",
         inst.log()
     );
     // smtpd does not exist yet: the connection is taken, the child fails, master throttles.
     let _c = TcpStream::connect(("127.0.0.1", inst.port)).expect("connect smtp");
     assert!(
-        inst.wait_log("smtpd: bad command startup -- throttling"),
+        inst.wait_log("smtpd: bad command startup -- throttling", 10),
         "{}",
         inst.log()
     );
