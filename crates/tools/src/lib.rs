@@ -5,3 +5,14 @@ pub mod postcat;
 pub mod postconf;
 pub mod postfix_cmd;
 pub mod postmap;
+
+/// Restores the default SIGPIPE action, as a C program has: a command whose
+/// reader goes away (`postconf | head`) dies quietly instead of reporting a
+/// write error. Every command's `main` calls this first.
+pub fn default_sigpipe() {
+    // SAFETY: restoring the default disposition of a signal has no
+    // memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

@@ -5,11 +5,7 @@ use std::io::Write;
 use anyhow::Context;
 
 fn main() {
-    // Like the C program, die quietly on SIGPIPE when the reader goes away (`postcat ... | head`).
-    // SAFETY: restoring the default disposition of a signal has no memory-safety preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    tools::default_sigpipe();
     let mut argv = std::env::args_os();
     let prog = argv
         .next()
