@@ -26,7 +26,6 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod alias;
 pub mod cidr;
 mod error;
 pub mod literal;
@@ -36,7 +35,6 @@ pub mod pcre;
 pub mod regexp;
 pub mod source;
 pub mod texthash;
-pub mod tok822;
 pub mod unix;
 
 pub use error::{DictError, strerror};

@@ -11,16 +11,20 @@
 //! * [`split`]: `recipient_delimiter` extensions, local/domain split at the
 //!   last `@`, domain lower-casing.
 //! * [`domain`]: host name and address literal syntax.
+//! * [`aliases`]: aliases(5) source lines as `postalias` reads them, through
+//!   the same [`tok822`] tokenizer.
 //!
 //! Addresses are `&str`/`String`: Postfix is 8-bit clean and these functions
 //! treat any non-ASCII character as ordinary text, as its default flags do.
 
+pub mod aliases;
 pub mod domain;
 pub mod quote;
 pub mod smtp;
 pub mod split;
 pub mod tok822;
 
+pub use aliases::{AliasError, parse_alias_line};
 pub use domain::{address_literal, valid_hostname, valid_mail_domain};
 pub use quote::{QuoteFlags, quote_821_local, quote_822_local, unquote};
 pub use smtp::{PathError, PathOptions, SmtpPath, parse_mail_from, parse_rcpt_to};

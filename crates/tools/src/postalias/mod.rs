@@ -19,7 +19,7 @@ pub fn alias_entries(
 ) {
     for l in dict::source::logical_lines(data, |w| prog.warn(&format!("{path}: {w}"))) {
         let text = String::from_utf8_lossy(&l.text).into_owned();
-        match dict::alias::parse_alias_line(&text) {
+        match global::address::parse_alias_line(&text) {
             Ok(Some((k, v))) => dedup.add(prog, Entry::new(k, v)),
             Ok(None) => {}
             Err(e) => prog.warn(&format!("{path}, line {}: {e}", l.lineno)),
