@@ -30,6 +30,7 @@
 //! the submodules here: [`cleanup`] (smtpd, pickup, bounce and local
 //! forwarding -> cleanup) and [`delivery`] (qmgr -> delivery agents).
 
+pub mod bounce;
 pub mod cleanup;
 pub mod delivery;
 
