@@ -3,8 +3,10 @@
 pub mod postalias;
 pub mod postcat;
 pub mod postconf;
+pub mod postdrop;
 pub mod postfix_cmd;
 pub mod postmap;
+pub mod sendmail;
 
 /// Restores the default SIGPIPE action, as a C program has: a command whose
 /// reader goes away (`postconf | head`) dies quietly instead of reporting a
