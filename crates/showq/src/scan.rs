@@ -104,7 +104,11 @@ where
 {
     for (queue, recurse) in LISTED_QUEUES {
         let mut names = Vec::new();
-        scan_names(&opts.queue_directory.join(queue.as_str()), recurse, &mut names);
+        scan_names(
+            &opts.queue_directory.join(queue.as_str()),
+            recurse,
+            &mut names,
+        );
         for id in names {
             let Some((path, meta)) = open_ok(opts, queue, &id) else {
                 continue;
@@ -113,10 +117,7 @@ where
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => {
-                    tracing::warn!(
-                        "open {queue} {id}: {}",
-                        global::queue::strerror(&e)
-                    );
+                    tracing::warn!("open {queue} {id}: {}", global::queue::strerror(&e));
                     continue;
                 }
             };
@@ -190,7 +191,8 @@ pub fn report(
                 if !msg_size_ok {
                     let text = c_str(&record.data);
                     let size = atol(text);
-                    msg_size_ok = text.iter().all(|b| b.is_ascii_digit() || *b == b' ') && size >= 0;
+                    msg_size_ok =
+                        text.iter().all(|b| b.is_ascii_digit() || *b == b' ') && size >= 0;
                     if msg_size_ok {
                         msg_size = size;
                     } else {

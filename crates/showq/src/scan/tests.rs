@@ -24,7 +24,14 @@ fn rcpt(addr: &str, status: RecipientStatus) -> Recipient {
 }
 
 /// Write a queue file for `id` into `queue` with mode `mode`; returns its path.
-fn put(dir: &Path, queue: QueueName, id: &str, sender: &str, rcpts: &[Recipient], mode: u32) -> PathBuf {
+fn put(
+    dir: &Path,
+    queue: QueueName,
+    id: &str,
+    sender: &str,
+    rcpts: &[Recipient],
+    mode: u32,
+) -> PathBuf {
     let env = Envelope {
         arrival: Timestamp {
             sec: 1_700_000_000,
@@ -67,8 +74,22 @@ fn queue_states_table() {
     let p = RecipientStatus::Pending;
     let d = RecipientStatus::Done;
     // (name, queue, id, sender, recipients, mode, defer log, expected (queue, sender, forced, recipients) or None)
-    type Want = Option<(&'static str, &'static str, bool, Vec<(&'static str, &'static str)>)>;
-    let cases: Vec<(&str, QueueName, &str, &str, Vec<Recipient>, u32, Option<&str>, Want)> = vec![
+    type Want = Option<(
+        &'static str,
+        &'static str,
+        bool,
+        Vec<(&'static str, &'static str)>,
+    )>;
+    let cases: Vec<(
+        &str,
+        QueueName,
+        &str,
+        &str,
+        Vec<Recipient>,
+        u32,
+        Option<&str>,
+        Want,
+    )> = vec![
         (
             "active message",
             QueueName::Active,
@@ -77,7 +98,12 @@ fn queue_states_table() {
             vec![rcpt("bob@example.com", p)],
             0o700,
             None,
-            Some(("active", "alice@example.org", false, vec![("bob@example.com", "")])),
+            Some((
+                "active",
+                "alice@example.org",
+                false,
+                vec![("bob@example.com", "")],
+            )),
         ),
         (
             "null sender, done recipient skipped",
@@ -87,7 +113,12 @@ fn queue_states_table() {
             vec![rcpt("gone@example.com", d), rcpt("c@example.net", p)],
             0o700,
             None,
-            Some(("incoming", "MAILER-DAEMON", false, vec![("c@example.net", "")])),
+            Some((
+                "incoming",
+                "MAILER-DAEMON",
+                false,
+                vec![("c@example.net", "")],
+            )),
         ),
         (
             "deferred with log: log first, no duplicates",
@@ -132,7 +163,12 @@ fn queue_states_table() {
             vec![rcpt("a@example.com", p)],
             0o700,
             None,
-            Some(("active", "\"john doe\"@example.org", false, vec![("a@example.com", "")])),
+            Some((
+                "active",
+                "\"john doe\"@example.org",
+                false,
+                vec![("a@example.com", "")],
+            )),
         ),
     ];
     for (name, queue, id, sender, rcpts, mode, log, want) in cases {
@@ -166,13 +202,38 @@ fn queue_states_table() {
 fn queue_order_and_wrong_hash_dir() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = RecipientStatus::Pending;
-    put(dir.path(), QueueName::Hold, "1111111111", "h@x", &[rcpt("a@x", p)], 0o700);
-    put(dir.path(), QueueName::Active, "2222222222", "a@x", &[rcpt("a@x", p)], 0o700);
-    put(dir.path(), QueueName::Deferred, "3333333333", "d@x", &[rcpt("a@x", p)], 0o700);
+    put(
+        dir.path(),
+        QueueName::Hold,
+        "1111111111",
+        "h@x",
+        &[rcpt("a@x", p)],
+        0o700,
+    );
+    put(
+        dir.path(),
+        QueueName::Active,
+        "2222222222",
+        "a@x",
+        &[rcpt("a@x", p)],
+        0o700,
+    );
+    put(
+        dir.path(),
+        QueueName::Deferred,
+        "3333333333",
+        "d@x",
+        &[rcpt("a@x", p)],
+        0o700,
+    );
     // A deferred file in the wrong hash directory is not listed (mail_open_ok).
     let wrong = dir.path().join("deferred/F");
     fs::create_dir_all(&wrong).expect("mkdir");
-    fs::copy(dir.path().join("deferred/3/3333333333"), wrong.join("4444444444")).expect("copy");
+    fs::copy(
+        dir.path().join("deferred/3/3333333333"),
+        wrong.join("4444444444"),
+    )
+    .expect("copy");
     let got: Vec<String> = list(dir.path()).into_iter().map(|e| e.queue_id).collect();
     assert_eq!(got, vec!["2222222222", "3333333333", "1111111111"]);
 }

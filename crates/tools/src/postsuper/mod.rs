@@ -1,0 +1,1 @@
+//! postsuper (being written).
