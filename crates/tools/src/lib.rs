@@ -1,5 +1,6 @@
 //! Shared code of the administrative commands (argument handling, exit codes).
 
+pub mod getopt;
 pub mod postalias;
 pub mod postcat;
 pub mod postconf;

@@ -83,8 +83,8 @@ pub fn build_one(prog: &Prog, s: &Settings, spec: &str, incremental: bool, myhos
 pub fn run(args: &[String]) -> i32 {
     let prog = Prog { name: "postalias" };
     let usage =
-        "usage: postalias [-Nfinoprsvw] [-c config_dir] [-d key] [-q key] [map_type:]file...";
-    let (req, mut s) = postmap::parse_args(&prog, args, "Nc:d:finopq:rsvw", usage);
+        "usage: postalias [-Nfinoprsuvw] [-c config_dir] [-d key] [-q key] [map_type:]file...";
+    let (req, mut s) = postmap::parse_args(&prog, args, "Nc:d:finopq:rsuvw", usage);
     let cfg = postmap::configure(&prog, &req, &mut s);
     if req.maps.is_empty() {
         prog.fatal(usage);

@@ -1,9 +1,8 @@
 //! `postcat`: show queue file contents, byte for byte as Postfix's postcat(1) does.
 //!
-//! `postcat [-bdehoqrv] [-c config_dir] [-s offset] [files...]`. Options are
-//! parsed like Postfix's `GETOPT` on Linux (`"+bc:dehoqrs:v"`: no
-//! permutation, the first non-option ends the options), including glibc's
-//! diagnostics. The records come from `global::queue`'s reader, which keeps
+//! `postcat [-bdehoqrv] [-c config_dir] [-s offset] [files...]`. Options go
+//! through [`crate::getopt`] (Postfix's `GETOPT` on Linux, `"+bc:dehoqrs:v"`,
+//! with glibc's diagnostics). The records come from `global::queue`'s reader, which keeps
 //! Postfix's `rec_get_raw()` semantics; the state machine is in [`render`].
 //! With `-v` the output (pointer and padding records, `regular_text:`
 //! labels) matches Postfix, but Postfix's verbose debug logging on standard
@@ -12,12 +11,13 @@
 mod cfmt;
 mod render;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
+use crate::getopt::{ArgError, Getopt};
 use global::config::{Config, ConfigError};
 use global::queue::{QueueId, QueueLayout, QueueName, strerror};
 
@@ -46,89 +46,34 @@ pub struct Options {
     pub names: Vec<OsString>,
 }
 
-/// A command-line error: glibc's getopt message (if any), then the usage fatal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgError {
-    /// `invalid option -- 'x'` or `option requires an argument -- 'c'`; empty for `bad offset`.
-    pub getopt: Option<String>,
-    /// The fatal message.
-    pub fatal: String,
-}
-
 /// Parse arguments (without the program name) the way `GETOPT(argc, argv, "bc:dehoqrs:v")` does.
 pub fn parse_args(prog: &str, args: &[OsString]) -> Result<Options, ArgError> {
     let mut opts = Options::default();
-    let mut i = 0;
-    let usage_err = |msg: String| ArgError {
-        getopt: Some(msg),
-        fatal: usage(prog),
-    };
-    while i < args.len() {
-        let arg = args[i].as_encoded_bytes();
-        if arg == b"--" {
-            i += 1;
-            break;
-        }
-        if arg.len() < 2 || arg[0] != b'-' {
-            break;
-        }
-        let mut j = 1;
-        while j < arg.len() {
-            let c = arg[j];
-            j += 1;
-            match c {
-                b'b' => opts.flags.body = true,
-                b'd' => opts.flags.dec = true,
-                b'e' => opts.flags.env = true,
-                b'h' => opts.flags.header = true,
-                b'o' => opts.flags.offset = true,
-                b'q' => opts.search_queue = true,
-                b'r' => opts.flags.raw = true,
-                b'v' => opts.flags.verbose += 1,
-                b'c' | b's' => {
-                    let value: Vec<u8> = if j < arg.len() {
-                        arg[j..].to_vec()
-                    } else {
-                        i += 1;
-                        match args.get(i) {
-                            Some(v) => v.as_encoded_bytes().to_vec(),
-                            None => {
-                                return Err(usage_err(format!(
-                                    "option requires an argument -- '{}'",
-                                    char::from(c)
-                                )));
-                            }
-                        }
-                    };
-                    j = arg.len();
-                    if c == b'c' {
-                        opts.config_dir =
-                            Some(PathBuf::from(String::from_utf8_lossy(&value).into_owned()));
-                    } else {
-                        let text = String::from_utf8_lossy(&value).into_owned();
-                        // alldig() rejects the empty string too.
-                        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-                            return Err(ArgError {
-                                getopt: None,
-                                fatal: format!("bad offset: {text}"),
-                            });
-                        }
-                        opts.start_offset = cfmt::atol(&value).max(0) as u64;
-                    }
+    let mut getopt = Getopt::new(args, "bc:dehoqrs:v");
+    for opt in getopt.by_ref() {
+        let opt = opt.map_err(|e| ArgError::getopt(e, usage(prog)))?;
+        match opt.letter {
+            b'b' => opts.flags.body = true,
+            b'd' => opts.flags.dec = true,
+            b'e' => opts.flags.env = true,
+            b'h' => opts.flags.header = true,
+            b'o' => opts.flags.offset = true,
+            b'q' => opts.search_queue = true,
+            b'r' => opts.flags.raw = true,
+            b'v' => opts.flags.verbose += 1,
+            b'c' => opts.config_dir = Some(PathBuf::from(opt.arg_string())),
+            b's' => {
+                let value = opt.arg.map(OsStr::as_encoded_bytes).unwrap_or_default();
+                // alldig() rejects the empty string too.
+                if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+                    return Err(ArgError::fatal(format!("bad offset: {}", opt.arg_string())));
                 }
-                other => {
-                    let shown = if other.is_ascii() {
-                        char::from(other).to_string()
-                    } else {
-                        String::from_utf8_lossy(&[other]).into_owned()
-                    };
-                    return Err(usage_err(format!("invalid option -- '{shown}'")));
-                }
+                opts.start_offset = cfmt::atol(value).max(0) as u64;
             }
+            _ => {}
         }
-        i += 1;
     }
-    opts.names = args[i..].to_vec();
+    opts.names = getopt.operands().to_vec();
     if !(opts.flags.env || opts.flags.header || opts.flags.body) {
         opts.flags.env = true;
         opts.flags.header = true;
@@ -238,10 +183,8 @@ pub fn run<W: Write, E: Write>(
     let opts = match parse_args(prog, args) {
         Ok(o) => o,
         Err(e) => {
-            if let Some(g) = e.getopt {
-                writeln!(err, "{prog}: {g}")?;
-            }
-            return fatal(err, &e.fatal);
+            e.write_to(prog, err)?;
+            return Ok(1);
         }
     };
     let config = match Config::load(opts.config_dir.as_deref()) {
@@ -480,7 +423,11 @@ mod tests {
         ];
         for (name, argv, getopt, fatal) in cases {
             let e = parse_args("p", &args(argv)).expect_err(name);
-            assert_eq!(e.getopt.as_deref(), *getopt, "case {name}");
+            assert_eq!(
+                e.getopt.map(|g| g.to_string()).as_deref(),
+                *getopt,
+                "case {name}"
+            );
             assert!(e.fatal.starts_with(fatal), "case {name}: {}", e.fatal);
         }
     }

@@ -5,8 +5,9 @@
 //! `-e`, `-X`, `-#`, `-M`, `-F`, `-P`, `-m`, `-l`, `-o name=value`, `-v`.
 //! Output and messages match the real postconf byte for byte where we know
 //! them; deliberate differences are listed in global's DIFFERENCES.md.
-//! Arguments are parsed by hand: clap cannot express getopt's bundling of
-//! `-nx`/`-Mf` together with Postfix's exact usage message.
+//! Arguments go through [`crate::getopt`] (Postfix's getopt string, glibc's
+//! messages); `-a`, `-A`, `-b`, `-C`, `-t` and `-T` are refused as not
+//! implemented.
 
 pub mod master;
 pub mod print;
@@ -16,6 +17,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::getopt::{ArgError, Getopt};
 use global::config::edit::{EditMode, edit_file};
 use global::config::{Config, ConfigError, registry, unused};
 use global::master_cf::MasterCf;
@@ -28,8 +30,6 @@ pub const TABLE_TYPES: &[&str] = &[
 
 /// Locking methods (`postconf -l`), as Postfix on Linux lists them.
 pub const LOCK_METHODS: &[&str] = &["flock", "fcntl", "dotlock"];
-
-const USAGE: &str = "usage: postconf [-c config_dir] [-o param=value] [-C param_class] [-aAbdfhHlmMnPtTvx] [name...]";
 
 /// Parsed command line.
 #[derive(Debug, Default, Clone)]
@@ -76,66 +76,57 @@ impl<E: std::fmt::Display> From<E> for Fatal {
     }
 }
 
-/// Parses the arguments after the program name, getopt style.
-pub fn parse_args(args: &[String]) -> Result<Options, Fatal> {
+/// Postfix 3.7's getopt string for postconf (Rostfix refuses the letters
+/// it does not implement with a fatal message, after getopt accepted them).
+const OPTSTRING: &str = "aAbc:C:deEfFhHlmMno:pPtT:vxX#";
+
+/// Postfix's usage message (`[-c param_class]` is Postfix's own wording).
+fn usage(prog: &str) -> String {
+    format!(
+        "usage: {prog} [-a (server SASL types)] [-A (client SASL types)] [-b (bounce templates)] [-c config_dir] [-c param_class] [-d (parameter defaults)] [-e (edit configuration)] [-f (fold lines)] [-F (master.cf fields)] [-h (no names)] [-H (no values)] [-l (lock types)] [-m (map types)] [-M (master.cf)] [-n (non-default parameters)] [-o name=value (override parameter value)] [-p (main.cf, default)] [-P (master.cf parameters)] [-t (bounce templates)] [-T compile-version|run-version|public-key-algorithms] [-v (verbose)] [-x (expand parameter values)] [-X (exclude)] [-# (comment-out)] [name...]"
+    )
+}
+
+/// Parses the arguments after the program name (`prog` is argv\[0\], which
+/// Postfix puts in the usage text) with [`crate::getopt`].
+pub fn parse_args(prog: &str, args: &[String]) -> Result<Options, ArgError> {
     let mut o = Options::default();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if a == "--" {
-            i += 1;
-            break;
-        }
-        if !a.starts_with('-') || a == "-" {
-            break;
-        }
-        let flags: Vec<char> = a[1..].chars().collect();
-        let mut j = 0;
-        while j < flags.len() {
-            let f = flags[j];
-            match f {
-                'c' | 'o' => {
-                    let rest: String = flags[j + 1..].iter().collect();
-                    let value = if !rest.is_empty() {
-                        rest
-                    } else {
-                        i += 1;
-                        args.get(i)
-                            .cloned()
-                            .ok_or_else(|| Fatal(USAGE.to_string()))?
-                    };
-                    if f == 'c' {
-                        o.config_dir = Some(PathBuf::from(value));
-                    } else {
-                        let (n, v) = global::config::parse::split_nameval(&value)
-                            .map_err(|e| Fatal(format!("bad parameter value: {e}: \"{value}\"")))?;
-                        o.overrides.push((n, v));
-                    }
-                    j = flags.len();
-                    continue;
-                }
-                'd' => o.defaults = true,
-                'n' => o.non_default = true,
-                'h' => o.hide_names = true,
-                'H' => o.names_only = true,
-                'x' => o.expand = true,
-                'f' => o.fold = true,
-                'e' => o.edit = Some(EditMode::Set),
-                'X' => o.edit = Some(EditMode::Remove),
-                '#' => o.edit = Some(EditMode::CommentOut),
-                'M' => o.master_entries = true,
-                'F' => o.master_fields = true,
-                'P' => o.master_params = true,
-                'm' => o.table_types = true,
-                'l' => o.lock_methods = true,
-                'v' | 'p' => {}
-                _ => return Err(Fatal(USAGE.to_string())),
+    let mut opts = Getopt::new(args, OPTSTRING);
+    for opt in opts.by_ref() {
+        let opt = opt.map_err(|e| ArgError::getopt(e, usage(prog)))?;
+        match opt.ch() {
+            'c' => o.config_dir = Some(PathBuf::from(opt.arg_string())),
+            'o' => {
+                let value = opt.arg_string();
+                let (n, v) = global::config::parse::split_nameval(&value).map_err(|e| {
+                    ArgError::fatal(format!("bad parameter value: {e}: \"{value}\""))
+                })?;
+                o.overrides.push((n, v));
             }
-            j += 1;
+            'd' => o.defaults = true,
+            'n' => o.non_default = true,
+            'h' => o.hide_names = true,
+            'H' => o.names_only = true,
+            'x' => o.expand = true,
+            'f' => o.fold = true,
+            'e' => o.edit = Some(EditMode::Set),
+            'X' => o.edit = Some(EditMode::Remove),
+            '#' => o.edit = Some(EditMode::CommentOut),
+            'M' => o.master_entries = true,
+            'F' => o.master_fields = true,
+            'P' => o.master_params = true,
+            'm' => o.table_types = true,
+            'l' => o.lock_methods = true,
+            'v' | 'p' => {}
+            'E' => return Err(ArgError::fatal(usage(prog))),
+            c => {
+                return Err(ArgError::fatal(format!(
+                    "-{c} is not implemented in Rostfix"
+                )));
+            }
         }
-        i += 1;
     }
-    o.args = args[i.min(args.len())..].to_vec();
+    o.args = opts.operands().to_vec();
     if o.edit.is_none()
         && !(o.master_entries || o.master_fields || o.master_params)
         && o.args.first().is_some_and(|a| a.contains('='))
@@ -143,7 +134,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, Fatal> {
         o.edit = Some(EditMode::Set);
     }
     if o.defaults && o.non_default {
-        return Err(Fatal("specify one of -d and -n".to_string()));
+        return Err(ArgError::fatal("specify one of -d -n"));
     }
     Ok(o)
 }
@@ -174,7 +165,15 @@ fn run_inner(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Fatal> {
-    let o = parse_args(args)?;
+    let o = match parse_args(prog, args) {
+        Ok(o) => o,
+        Err(e) => {
+            if let Some(g) = &e.getopt {
+                err.write_all(&g.line(prog))?;
+            }
+            return Err(Fatal(e.fatal));
+        }
+    };
     if o.table_types {
         for t in TABLE_TYPES {
             writeln!(out, "{t}")?;
@@ -196,7 +195,10 @@ fn run_inner(
             ));
         }
         if o.args.is_empty() {
-            return Err(Fatal(USAGE.to_string()));
+            return Err(Fatal(match mode {
+                EditMode::Set => "-e requires name=value argument".to_string(),
+                _ => "missing service argument".to_string(),
+            }));
         }
         for w in edit_file(&dir.join("main.cf"), mode, &o.args)? {
             warn(err, prog, &w);

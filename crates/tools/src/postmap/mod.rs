@@ -8,8 +8,7 @@
 //! (refused with a fatal message), `-F` (base64 file values), `-U`/`-u`
 //! SMTPUTF8 switches (accepted, no effect), `-v` (accepted).
 
-pub mod getopt;
-
+use crate::getopt::Getopt;
 use dict::lmdb::{self, BuildOptions, Entry};
 use dict::{Dict, DictError, DictFlags, DupPolicy};
 use std::io::{BufRead, Write};
@@ -383,13 +382,6 @@ pub struct Request {
 
 /// Parses the command line; returns the request and the settings.
 pub fn parse_args(prog: &Prog, args: &[String], spec: &str, usage: &str) -> (Request, Settings) {
-    let parsed = match getopt::getopt(args, spec) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{}: {e}", prog.name);
-            prog.fatal(usage)
-        }
-    };
     let mut req = Request::default();
     let mut flags = DictFlags::default();
     let mut s = Settings {
@@ -400,23 +392,32 @@ pub fn parse_args(prog: &Prog, args: &[String], spec: &str, usage: &str) -> (Req
         as_owner: true,
     };
     let only_one = |req: &Request| req.sequence || req.query.is_some() || req.delete.is_some();
-    for (c, arg) in parsed.opts {
+    let mut opts = Getopt::new(args, spec);
+    for opt in opts.by_ref() {
+        let opt = match opt {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("{}: {e}", prog.name);
+                prog.fatal(usage)
+            }
+        };
+        let c = opt.ch();
         if apply_flag(c, &mut flags, &mut s) {
             continue;
         }
         match c {
-            'c' => req.config_dir = arg,
+            'c' => req.config_dir = Some(opt.arg_string()),
             'd' => {
                 if only_one(&req) {
                     prog.fatal("specify only one of -s -q or -d");
                 }
-                req.delete = arg;
+                req.delete = Some(opt.arg_string());
             }
             'q' => {
                 if only_one(&req) {
                     prog.fatal("specify only one of -s -q or -d");
                 }
-                req.query = arg;
+                req.query = Some(opt.arg_string());
             }
             's' => {
                 if req.query.is_some() || req.delete.is_some() {
@@ -430,7 +431,7 @@ pub fn parse_args(prog: &Prog, args: &[String], spec: &str, usage: &str) -> (Req
         }
     }
     s.flags = flags;
-    req.maps = parsed.rest;
+    req.maps = opts.operands().to_vec();
     (req, s)
 }
 
