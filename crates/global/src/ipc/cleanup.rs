@@ -67,6 +67,9 @@ pub struct SubmittedEnvelope {
     pub fullname: String,
     /// Envelope recipients (may be empty with `EXTRACT_RECIPIENTS`).
     pub recipients: Vec<SubmittedRecipient>,
+    /// Recipients that go into the queue file's extracted segment (after
+    /// the content), as Postfix stores `sendmail -t` recipients.
+    pub extracted_recipients: Vec<SubmittedRecipient>,
     /// Arrival time, microseconds since the epoch (0 = now).
     pub arrival_us: i64,
     /// Named attributes for the queue file: `rewrite_context`,
@@ -90,6 +93,23 @@ pub enum CleanupInput {
     Content(Vec<u8>),
     /// End of message: cleanup finishes the queue file and replies.
     End,
+}
+
+impl CleanupStatus {
+    /// The SMTP reply Postfix gives for a status without a specific reason
+    /// (C: `cleanup_stat_detail()`).
+    pub fn default_reply(self) -> &'static str {
+        match self {
+            CleanupStatus::Ok => "250 2.0.0 Ok",
+            CleanupStatus::Write => "451 4.3.0 Error: queue file write error",
+            CleanupStatus::Size => "552 5.3.4 Message size exceeds fixed limit",
+            CleanupStatus::Content => "550 5.7.1 message content rejected",
+            CleanupStatus::Hops => "554 5.4.0 Error: too many hops",
+            CleanupStatus::NoRecipients => "550 5.1.0 Error: no recipients specified",
+            CleanupStatus::Defer => "451 4.3.0 Error: temporary failure",
+            CleanupStatus::Bad => "451 4.3.0 Error: internal error",
+        }
+    }
 }
 
 /// Outcome classes, as Postfix's `CLEANUP_STAT_*` map to SMTP replies.
@@ -123,6 +143,49 @@ pub struct CleanupReply {
     pub reason: String,
 }
 
+/// Postfix's `mail_date()`: an RFC 5322 date in local time, day of month
+/// space-padded (`Wed,  5 Nov 2026 13:14:05 +0100 (CET)`), used by pickup's
+/// `Received:` line and cleanup's `Date:` header. Lives here because it is
+/// the one piece of text both ends of the submission protocol produce.
+pub fn mail_date(unix_secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t: libc::time_t = unix_secs as libc::time_t;
+    // SAFETY: an all-zero `tm` is a valid value; localtime_r only writes into it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the duration of the call.
+    let ok = !unsafe { libc::localtime_r(&t, &mut tm) }.is_null();
+    if !ok {
+        // SAFETY: as above, with gmtime_r.
+        unsafe { libc::gmtime_r(&t, &mut tm) };
+    }
+    let off = tm.tm_gmtoff / 60;
+    let zone = if tm.tm_zone.is_null() {
+        String::from("UTC")
+    } else {
+        // SAFETY: tm_zone points to a NUL-terminated static string set by localtime_r.
+        unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    format!(
+        "{}, {:2} {} {} {:02}:{:02}:{:02} {}{:02}{:02} ({})",
+        DAYS.get(tm.tm_wday as usize).unwrap_or(&"Sun"),
+        tm.tm_mday,
+        MONTHS.get(tm.tm_mon as usize).unwrap_or(&"Jan"),
+        tm.tm_year + 1900,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        if off < 0 { '-' } else { '+' },
+        off.abs() / 60,
+        off.abs() % 60,
+        zone
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +207,55 @@ mod tests {
         let frame = encode_frame(&input, DEFAULT_MAX_FRAME).unwrap();
         let back: CleanupInput = decode_payload(&frame[4..]).unwrap();
         assert_eq!(back, input);
+    }
+
+    #[test]
+    fn mail_date_shape() {
+        // Only the shape: the zone depends on the machine.
+        let d = mail_date(0);
+        let re = regex_lite_shape(&d);
+        assert!(re, "{d}");
+    }
+
+    /// `Ddd, dd Mmm yyyy hh:mm:ss +hhmm (ZONE)` checked by hand.
+    fn regex_lite_shape(d: &str) -> bool {
+        let parts: Vec<&str> = d.split_whitespace().collect();
+        parts.len() == 7
+            && parts[0].len() == 4
+            && parts[0].ends_with(',')
+            && parts[4].len() == 8
+            && (parts[5].starts_with('+') || parts[5].starts_with('-'))
+            && parts[5].len() == 5
+            && parts[6].starts_with('(')
+            && parts[6].ends_with(')')
+    }
+
+    #[test]
+    fn default_replies_table() {
+        let cases = [
+            (
+                "size",
+                CleanupStatus::Size,
+                "552 5.3.4 Message size exceeds fixed limit",
+            ),
+            (
+                "hops",
+                CleanupStatus::Hops,
+                "554 5.4.0 Error: too many hops",
+            ),
+            (
+                "content",
+                CleanupStatus::Content,
+                "550 5.7.1 message content rejected",
+            ),
+            (
+                "write",
+                CleanupStatus::Write,
+                "451 4.3.0 Error: queue file write error",
+            ),
+        ];
+        for (name, status, want) in cases {
+            assert_eq!(status.default_reply(), want, "case {name}");
+        }
     }
 }
