@@ -289,7 +289,9 @@ fn move_to_incoming(
     }
     let to = layout.path(queue_dir, QueueName::Incoming, id);
     if let Some(parent) = to.parent() {
-        let _ = fs::create_dir_all(parent);
+        let _ =
+            std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
+                .create(parent);
     }
     match fs::rename(&from, &to) {
         Ok(()) => Ok(true),
