@@ -9,8 +9,6 @@ pub mod postfix_cmd;
 pub mod postmap;
 pub mod postqueue;
 pub mod postsuper;
-pub mod postqueue;
-pub mod postsuper;
 pub mod sendmail;
 
 /// Restores the default SIGPIPE action, as a C program has: a command whose
