@@ -30,6 +30,7 @@ pub mod cidr;
 mod error;
 pub mod literal;
 pub mod lmdb;
+mod memtable;
 pub mod pattern;
 pub mod pcre;
 pub mod regexp;

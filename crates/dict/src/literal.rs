@@ -1,13 +1,13 @@
 //! Tables written in the map name itself: `inline:{k=v, {k = v w}}`,
 //! `static:value` / `static:{value}`, and `fail:name`.
 
-use crate::{Dict, DictError, DictFlags, fold_key};
+use crate::memtable::MemTable;
+use crate::{Dict, DictError, DictFlags};
 
 /// `inline:{...}`: a small in-memory table.
 pub struct InlineDict {
     name: String,
-    entries: Vec<(String, String)>,
-    fold: bool,
+    table: MemTable,
 }
 
 /// Splits the inside of `{...}` at commas/white space outside braces
@@ -54,7 +54,7 @@ impl InlineDict {
                 "bad syntax: \"inline:{name}\"; {need}"
             )));
         };
-        let mut entries: Vec<(String, String)> = Vec::new();
+        let mut table = MemTable::new(flags.fold_fix);
         for tok in tokens(body) {
             let item = match strip_braces(tok) {
                 Some(inner) => inner,
@@ -76,19 +76,12 @@ impl InlineDict {
                     "missing attribute name: \"inline:{name}\"; {need}"
                 )));
             }
-            let k = if flags.fold_fix {
-                fold_key(k).into_owned()
-            } else {
-                k.to_string()
-            };
-            if !entries.iter().any(|(ek, _)| *ek == k) {
-                entries.push((k, v.to_string()));
-            }
+            // The first value of a name wins, silently.
+            table.insert(k, v.to_string(), false);
         }
         Ok(InlineDict {
             name: name.to_string(),
-            entries,
-            fold: flags.fold_fix,
+            table,
         })
     }
 }
@@ -101,19 +94,10 @@ impl Dict for InlineDict {
         &self.name
     }
     fn lookup(&self, key: &str) -> Result<Option<String>, DictError> {
-        let key = if self.fold {
-            fold_key(key)
-        } else {
-            std::borrow::Cow::Borrowed(key)
-        };
-        Ok(self
-            .entries
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone()))
+        Ok(self.table.get(key))
     }
     fn sequence(&self) -> Result<Vec<(String, String)>, DictError> {
-        Ok(self.entries.clone())
+        Ok(self.table.entries())
     }
 }
 

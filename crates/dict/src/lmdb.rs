@@ -201,24 +201,52 @@ impl LmdbDict {
         })
     }
 
+    /// Maps a heed error of operation `what` on this table.
+    fn error(&self, what: &'static str) -> impl Fn(heed::Error) -> DictError + Copy + '_ {
+        move |e| DictError::Lmdb {
+            table: format!("{}:{}", self.ty, self.name),
+            what,
+            source: e,
+        }
+    }
+
     /// Raw get of one stored key form.
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, DictError> {
-        let rtxn = self.env.read_txn().map_err(|e| DictError::Lmdb {
-            table: format!("{}:{}", self.ty, self.name),
-            what: "read",
-            source: e,
-        })?;
-        let err = |e| DictError::Lmdb {
-            table: format!("{}:{}", self.ty, self.name),
-            what: "read",
-            source: e,
-        };
+        let err = self.error("read");
+        let rtxn = self.env.read_txn().map_err(err)?;
         let Some(db) = self.db else {
             return Ok(None);
         };
         let v = db.get(&rtxn, key).map_err(err)?;
         Ok(v.map(|v| v.to_vec()))
     }
+}
+
+/// Tries the stored forms of a lookup key in Postfix's order (folded when
+/// the table folds; with a trailing NUL when `try1null`, then without when
+/// `try0null`) and returns the first hit of `probe`.
+fn first_hit<T, E>(
+    key: &str,
+    flags: &DictFlags,
+    mut probe: impl FnMut(&[u8]) -> Result<Option<T>, E>,
+) -> Result<Option<T>, E> {
+    let key = if flags.fold_fix {
+        fold_key(key)
+    } else {
+        std::borrow::Cow::Borrowed(key)
+    };
+    if flags.try1null {
+        let mut k = Vec::with_capacity(key.len() + 1);
+        k.extend_from_slice(key.as_bytes());
+        k.push(0);
+        if let Some(hit) = probe(&k)? {
+            return Ok(Some(hit));
+        }
+    }
+    if flags.try0null {
+        return probe(key.as_bytes());
+    }
+    Ok(None)
 }
 
 /// Strips one trailing NUL byte and converts to a string.
@@ -235,37 +263,17 @@ impl Dict for LmdbDict {
         &self.name
     }
     fn lookup(&self, key: &str) -> Result<Option<String>, DictError> {
-        let key = if self.flags.fold_fix {
-            fold_key(key)
-        } else {
-            std::borrow::Cow::Borrowed(key)
-        };
         let _lock = if self.flags.lock {
             FileLock::take(&self.file, false).ok()
         } else {
             None
         };
-        if self.flags.try1null {
-            let mut k = Vec::with_capacity(key.len() + 1);
-            k.extend_from_slice(key.as_bytes());
-            k.push(0);
-            if let Some(v) = self.get_raw(&k)? {
-                return Ok(Some(unnul(&v)));
-            }
-        }
-        if self.flags.try0null
-            && let Some(v) = self.get_raw(key.as_bytes())?
-        {
-            return Ok(Some(unnul(&v)));
-        }
-        Ok(None)
+        first_hit(key, &self.flags, |k| {
+            Ok(self.get_raw(k)?.map(|v| unnul(&v)))
+        })
     }
     fn sequence(&self) -> Result<Vec<(String, String)>, DictError> {
-        let err = |e| DictError::Lmdb {
-            table: format!("{}:{}", self.ty, self.name),
-            what: "sequence",
-            source: e,
-        };
+        let err = self.error("sequence");
         let _lock = if self.flags.lock {
             FileLock::take(&self.file, false).ok()
         } else {
@@ -527,6 +535,30 @@ fn open_rw(ty: &str, name: &str, create: bool, extra: usize) -> Result<(Env, Fil
     }
 }
 
+/// Runs `body` in one write transaction on the main database of
+/// `type:name` (opened and locked by [`open_rw`]) and commits it when `body`
+/// succeeds; LMDB errors are reported as operation `what`.
+fn in_place<T>(
+    ty: &str,
+    name: &str,
+    create: bool,
+    extra: usize,
+    what: &'static str,
+    body: impl FnOnce(&MainDb, &mut heed::RwTxn<'_>) -> Result<T, heed::Error>,
+) -> Result<T, DictError> {
+    let (env, _file) = open_rw(ty, name, create, extra)?;
+    let err = |e| DictError::Lmdb {
+        table: format!("{ty}:{name}"),
+        what,
+        source: e,
+    };
+    let db = main_db_rw(&env).map_err(err)?;
+    let mut wtxn = env.write_txn().map_err(err)?;
+    let result = body(&db, &mut wtxn).map_err(err)?;
+    wtxn.commit().map_err(err)?;
+    Ok(result)
+}
+
 /// Adds entries to an existing table in place (`postmap -i`); creates it
 /// when missing. Duplicate handling as in [`build`].
 pub fn update(
@@ -540,33 +572,24 @@ pub fn update(
         .iter()
         .map(|e| e.key.len() + e.value.len() + 32)
         .sum();
-    let (env, _file) = open_rw(ty, name, true, extra)?;
-    let table = format!("{ty}:{name}");
-    let err = |e| DictError::Lmdb {
-        table: table.clone(),
-        what: "update",
-        source: e,
-    };
-    let db = main_db_rw(&env).map_err(err)?;
-    let mut wtxn = env.write_txn().map_err(err)?;
     let shown = display_name(ty, name);
-    for e in &entries {
-        let (k, v) = stored(e, &opts.flags);
-        let exists = db.get(&wtxn, &k).map_err(err)?.is_some();
-        if exists {
-            match opts.flags.dup {
-                DupPolicy::Replace => {}
-                DupPolicy::Ignore => continue,
-                DupPolicy::Warn => {
-                    warn(&format!("{shown}: duplicate entry: \"{}\"", shown_key(&k)));
-                    continue;
+    in_place(ty, name, true, extra, "update", |db, wtxn| {
+        for e in &entries {
+            let (k, v) = stored(e, &opts.flags);
+            if db.get(wtxn, &k)?.is_some() {
+                match opts.flags.dup {
+                    DupPolicy::Replace => {}
+                    DupPolicy::Ignore => continue,
+                    DupPolicy::Warn => {
+                        warn(&format!("{shown}: duplicate entry: \"{}\"", shown_key(&k)));
+                        continue;
+                    }
                 }
             }
+            db.put(wtxn, &k, &v)?;
         }
-        db.put(&mut wtxn, &k, &v).map_err(err)?;
-    }
-    wtxn.commit().map_err(err)?;
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Deletes keys in place (`postmap -d`); returns how many keys were found.
@@ -576,37 +599,19 @@ pub fn delete(
     keys: &[String],
     flags: &DictFlags,
 ) -> Result<usize, DictError> {
-    let (env, _file) = open_rw(ty, name, false, 0)?;
-    let table = format!("{ty}:{name}");
-    let err = |e| DictError::Lmdb {
-        table: table.clone(),
-        what: "delete",
-        source: e,
-    };
-    let db = main_db_rw(&env).map_err(err)?;
-    let mut wtxn = env.write_txn().map_err(err)?;
-    let mut found = 0;
-    for key in keys {
-        let key = if flags.fold_fix {
-            fold_key(key).into_owned()
-        } else {
-            key.clone()
-        };
-        let mut hit = false;
-        if flags.try1null {
-            let mut k = key.clone().into_bytes();
-            k.push(0);
-            hit |= db.delete(&mut wtxn, &k).map_err(err)?;
+    in_place(ty, name, false, 0, "delete", |db, wtxn| {
+        let mut found = 0;
+        for key in keys {
+            if first_hit(key, flags, |k| {
+                db.delete(wtxn, k).map(|hit| hit.then_some(()))
+            })?
+            .is_some()
+            {
+                found += 1;
+            }
         }
-        if !hit && flags.try0null {
-            hit |= db.delete(&mut wtxn, key.as_bytes()).map_err(err)?;
-        }
-        if hit {
-            found += 1;
-        }
-    }
-    wtxn.commit().map_err(err)?;
-    Ok(found)
+        Ok(found)
+    })
 }
 
 #[cfg(test)]

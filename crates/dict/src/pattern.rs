@@ -1,9 +1,10 @@
 //! What `regexp:` and `pcre:` tables share: pattern delimiters and flags,
-//! `$number` replacement text (Postfix's `mac_parse()`), and `if`/`endif`
-//! blocks.
+//! `$number` replacement text (Postfix's `mac_parse()`), `if`/`endif`
+//! blocks, and the table itself ([`PatternDict`]); an [`Engine`] supplies
+//! only compiling and matching.
 
-use crate::DictFlags;
 use crate::source::is_space;
+use crate::{Dict, DictError, DictFlags, FileStamp};
 
 /// One `/pattern/flags` with its negation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,7 +334,7 @@ pub fn evaluate<M, T>(
 /// A regular-expression engine plugged into [`parse_table`].
 pub trait Engine {
     /// Compiled expression.
-    type Re;
+    type Re: Send;
     /// Map kind in messages (`regexp`, `pcre`).
     const KIND: &'static str;
     /// Accepted flag letters.
@@ -342,7 +343,16 @@ pub trait Engine {
     fn compile(p: &RawPattern) -> Result<Self::Re, String>;
     /// Number of capture groups.
     fn groups(re: &Self::Re) -> usize;
+    /// Runs `re` on `key`: when it matches, the byte ranges of the groups
+    /// (group 0 first, `None` for a group that took no part). The error is
+    /// the engine's run-time failure text.
+    fn captures(re: &Self::Re, key: &[u8]) -> Result<Option<Spans>, String>;
+    /// Whether `re` matches `key`.
+    fn is_match(re: &Self::Re, key: &[u8]) -> Result<bool, String>;
 }
+
+/// Byte ranges of a match's capture groups, group 0 first.
+pub type Spans = Vec<Option<std::ops::Range<usize>>>;
 
 /// A primary pattern, its sense, and the optional `!/second/` pattern.
 #[derive(Debug)]
@@ -353,6 +363,116 @@ pub struct Pair<R> {
     pub first_match: bool,
     /// Optional second pattern and its sense.
     pub second: Option<(R, bool)>,
+}
+
+/// A loaded `regexp:` or `pcre:` table: the rules of one file, evaluated
+/// in order with engine `E` (see [`crate::regexp::RegexpDict`] and
+/// [`crate::pcre::PcreDict`]).
+pub struct PatternDict<E: Engine> {
+    /// The file name as given after `type:`.
+    name: String,
+    /// The rules with their line numbers.
+    rules: Vec<(usize, Rule<Pair<E::Re>>)>,
+    /// The file as it was when read, for [`Dict::changed`].
+    stamp: FileStamp,
+}
+
+impl<E: Engine> PatternDict<E> {
+    /// Loads a table file; bad rules are skipped with warnings.
+    pub fn open(
+        name: &str,
+        flags: DictFlags,
+        warn: &mut dyn FnMut(&str),
+    ) -> Result<Self, DictError> {
+        let data = std::fs::read(name).map_err(|e| DictError::Open {
+            path: name.into(),
+            source: e,
+        })?;
+        Ok(Self::from_bytes(name, &data, flags, warn))
+    }
+
+    /// Builds a table from the text of a file called `name`.
+    pub fn from_bytes(
+        name: &str,
+        data: &[u8],
+        flags: DictFlags,
+        warn: &mut dyn FnMut(&str),
+    ) -> Self {
+        PatternDict {
+            name: name.to_string(),
+            rules: parse_table::<E>(name, data, flags, warn),
+            stamp: FileStamp::take(name),
+        }
+    }
+
+    /// Whether a pattern pair matches `key`: `Some(groups)` (none for a
+    /// negated primary pattern) when it does. A run-time failure of the
+    /// primary pattern counts as no match and is kept in `failure`.
+    fn test(p: &Pair<E::Re>, key: &[u8], failure: &mut Option<String>) -> Option<Option<Spans>> {
+        let caps = if p.first_match {
+            match E::captures(&p.first, key) {
+                Ok(Some(c)) => Some(c),
+                Ok(None) => return None,
+                Err(e) => {
+                    *failure = Some(e);
+                    return None;
+                }
+            }
+        } else {
+            match E::is_match(&p.first, key) {
+                Ok(false) => None,
+                _ => return None,
+            }
+        };
+        if let Some((re, m)) = &p.second
+            && E::is_match(re, key).unwrap_or(!*m) != *m
+        {
+            return None;
+        }
+        Some(caps)
+    }
+}
+
+impl<E: Engine> Dict for PatternDict<E> {
+    fn dict_type(&self) -> &str {
+        E::KIND
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn lookup(&self, key: &str) -> Result<Option<String>, DictError> {
+        let k = key.as_bytes();
+        let mut failure = None;
+        let r = evaluate(
+            &self.rules,
+            |p| Self::test(p, k, &mut failure),
+            |_p, repl, caps| {
+                let groups: Vec<Option<String>> = caps
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|g| g.map(|r| String::from_utf8_lossy(&k[r]).into_owned()))
+                    .collect();
+                repl.expand(|n| {
+                    groups
+                        .get(n)
+                        .and_then(|g| g.as_deref())
+                        .filter(|s| !s.is_empty())
+                })
+            },
+        );
+        if r.is_none()
+            && let Some(detail) = failure
+        {
+            return Err(DictError::QueryFailed {
+                table: format!("{}:{}", E::KIND, self.name),
+                detail,
+            });
+        }
+        Ok(r)
+    }
+    fn changed(&self) -> bool {
+        self.stamp.changed()
+    }
 }
 
 /// Parses a whole regexp/pcre table with engine `E`.

@@ -6,18 +6,13 @@
 //! no inline form of DOLLAR_ENDONLY, so `$` keeps matching before a final
 //! newline; keys never contain one in practice).
 
-use crate::pattern::{self, RawPattern, Rule};
-use crate::{Dict, DictError, DictFlags, FileStamp};
+use crate::pattern::{self, PatternDict, RawPattern, Spans};
 use pcre2::bytes::{Regex, RegexBuilder};
 
 /// A loaded `pcre:` table.
-pub struct PcreDict {
-    name: String,
-    rules: Vec<(usize, Rule<pattern::Pair<Regex>>)>,
-    stamp: FileStamp,
-}
+pub type PcreDict = PatternDict<PcreEngine>;
 
-/// The `pcre:` engine for [`pattern::parse_table`].
+/// The `pcre:` engine for [`PatternDict`].
 pub struct PcreEngine;
 
 impl pattern::Engine for PcreEngine {
@@ -69,108 +64,26 @@ impl pattern::Engine for PcreEngine {
     fn groups(re: &Regex) -> usize {
         re.captures_len().saturating_sub(1)
     }
-}
-
-impl PcreDict {
-    /// Loads a pcre table file; bad rules are skipped with warnings.
-    pub fn open(
-        name: &str,
-        flags: DictFlags,
-        warn: &mut dyn FnMut(&str),
-    ) -> Result<PcreDict, DictError> {
-        let data = std::fs::read(name).map_err(|e| DictError::Open {
-            path: name.into(),
-            source: e,
-        })?;
-        Ok(Self::from_bytes(name, &data, flags, warn))
-    }
-
-    /// Builds a table from text.
-    pub fn from_bytes(
-        name: &str,
-        data: &[u8],
-        flags: DictFlags,
-        warn: &mut dyn FnMut(&str),
-    ) -> PcreDict {
-        PcreDict {
-            name: name.to_string(),
-            rules: pattern::parse_table::<PcreEngine>(name, data, flags, warn),
-            stamp: FileStamp::take(name),
+    fn captures(re: &Regex, key: &[u8]) -> Result<Option<Spans>, String> {
+        match re.captures(key) {
+            Ok(Some(c)) => Ok(Some(
+                (0..c.len())
+                    .map(|i| c.get(i).map(|m| m.start()..m.end()))
+                    .collect(),
+            )),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.to_string()),
         }
     }
-}
-
-impl Dict for PcreDict {
-    fn dict_type(&self) -> &str {
-        "pcre"
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn lookup(&self, key: &str) -> Result<Option<String>, DictError> {
-        let k = key.as_bytes();
-        let mut failure = None;
-        let r = pattern::evaluate(
-            &self.rules,
-            |p: &pattern::Pair<Regex>| {
-                let caps = if p.first_match {
-                    match p.first.captures(k) {
-                        Ok(Some(c)) => Some(c),
-                        Ok(None) => return None,
-                        Err(e) => {
-                            failure = Some(e.to_string());
-                            return None;
-                        }
-                    }
-                } else {
-                    match p.first.is_match(k) {
-                        Ok(false) => None,
-                        _ => return None,
-                    }
-                };
-                if let Some((re, m)) = &p.second
-                    && re.is_match(k).unwrap_or(!*m) != *m
-                {
-                    return None;
-                }
-                Some(caps)
-            },
-            |_p, repl, caps| {
-                let groups: Vec<Option<String>> = match &caps {
-                    Some(c) => (0..c.len())
-                        .map(|i| {
-                            c.get(i)
-                                .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
-                        })
-                        .collect(),
-                    None => Vec::new(),
-                };
-                repl.expand(|n| {
-                    groups
-                        .get(n)
-                        .and_then(|g| g.as_deref())
-                        .filter(|s| !s.is_empty())
-                })
-            },
-        );
-        if r.is_none()
-            && let Some(detail) = failure
-        {
-            return Err(DictError::QueryFailed {
-                table: format!("pcre:{}", self.name),
-                detail,
-            });
-        }
-        Ok(r)
-    }
-    fn changed(&self) -> bool {
-        self.stamp.changed()
+    fn is_match(re: &Regex, key: &[u8]) -> Result<bool, String> {
+        re.is_match(key).map_err(|e| e.to_string())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Dict, DictFlags};
 
     #[test]
     fn lookup_cases() {

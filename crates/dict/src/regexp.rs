@@ -11,19 +11,11 @@
 //! leftmost-first instead of leftmost-longest alternation, and no
 //! back-references (such rules are skipped with a warning).
 
-use crate::pattern::{self, RawPattern, Rule};
-use crate::{Dict, DictError, DictFlags, FileStamp};
+use crate::pattern::{self, PatternDict, RawPattern, Spans};
 use regex::bytes::{Regex, RegexBuilder};
 
-/// A compiled primary pattern with optional second (`!/pat2/`) pattern.
-pub type RegexpPair = pattern::Pair<Regex>;
-
 /// A loaded `regexp:` table.
-pub struct RegexpDict {
-    name: String,
-    rules: Vec<(usize, Rule<RegexpPair>)>,
-    stamp: FileStamp,
-}
+pub type RegexpDict = PatternDict<RegexpEngine>;
 
 /// Converts a POSIX pattern into `regex` crate syntax.
 pub fn translate(re: &str, extended: bool) -> String {
@@ -163,41 +155,7 @@ fn compile(p: &RawPattern) -> Result<Regex, String> {
         .map_err(|e| regerror(&e))
 }
 
-impl RegexpDict {
-    /// Loads a regexp table file; bad rules are skipped with warnings.
-    pub fn open(
-        name: &str,
-        flags: DictFlags,
-        warn: &mut dyn FnMut(&str),
-    ) -> Result<RegexpDict, DictError> {
-        let data = std::fs::read(name).map_err(|e| DictError::Open {
-            path: name.into(),
-            source: e,
-        })?;
-        let rules = parse(name, &data, flags, warn);
-        Ok(RegexpDict {
-            name: name.to_string(),
-            rules,
-            stamp: FileStamp::take(name),
-        })
-    }
-
-    /// Builds a table from text (used by tests and `inline`-like callers).
-    pub fn from_text(
-        name: &str,
-        text: &str,
-        flags: DictFlags,
-        warn: &mut dyn FnMut(&str),
-    ) -> RegexpDict {
-        RegexpDict {
-            name: name.to_string(),
-            rules: parse(name, text.as_bytes(), flags, warn),
-            stamp: FileStamp::take(name),
-        }
-    }
-}
-
-/// The `regexp:` engine for [`pattern::parse_table`].
+/// The `regexp:` engine for [`PatternDict`].
 pub struct RegexpEngine;
 
 impl pattern::Engine for RegexpEngine {
@@ -210,69 +168,20 @@ impl pattern::Engine for RegexpEngine {
     fn groups(re: &Regex) -> usize {
         re.captures_len() - 1
     }
-}
-
-/// Parses a whole regexp table.
-pub fn parse(
-    name: &str,
-    data: &[u8],
-    flags: DictFlags,
-    warn: &mut dyn FnMut(&str),
-) -> Vec<(usize, Rule<RegexpPair>)> {
-    pattern::parse_table::<RegexpEngine>(name, data, flags, warn)
-}
-
-impl Dict for RegexpDict {
-    fn dict_type(&self) -> &str {
-        "regexp"
+    fn captures(re: &Regex, key: &[u8]) -> Result<Option<Spans>, String> {
+        Ok(re
+            .captures(key)
+            .map(|c| c.iter().map(|m| m.map(|m| m.range())).collect()))
     }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn lookup(&self, key: &str) -> Result<Option<String>, DictError> {
-        let k = key.as_bytes();
-        Ok(pattern::evaluate(
-            &self.rules,
-            |p: &RegexpPair| {
-                let caps = if p.first_match {
-                    Some(p.first.captures(k)?)
-                } else if p.first.is_match(k) {
-                    return None;
-                } else {
-                    None
-                };
-                if let Some((re, m)) = &p.second
-                    && re.is_match(k) != *m
-                {
-                    return None;
-                }
-                Some(caps)
-            },
-            |_p, repl, caps| {
-                let groups: Vec<Option<String>> = match &caps {
-                    Some(c) => c
-                        .iter()
-                        .map(|m| m.map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned()))
-                        .collect(),
-                    None => Vec::new(),
-                };
-                repl.expand(|n| {
-                    groups
-                        .get(n)
-                        .and_then(|g| g.as_deref())
-                        .filter(|s| !s.is_empty())
-                })
-            },
-        ))
-    }
-    fn changed(&self) -> bool {
-        self.stamp.changed()
+    fn is_match(re: &Regex, key: &[u8]) -> Result<bool, String> {
+        Ok(re.is_match(key))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Dict, DictFlags};
 
     const TABLE: &str = "# test
 /^(.*)@Example\\.com$/   user=$1 dom=${1} lit=$$ paren=$(1)
@@ -290,7 +199,7 @@ endif
     #[test]
     fn lookup_cases() {
         let mut warns = Vec::new();
-        let d = RegexpDict::from_text("t", TABLE, DictFlags::default(), &mut |w| {
+        let d = RegexpDict::from_bytes("t", TABLE.as_bytes(), DictFlags::default(), &mut |w| {
             warns.push(w.to_string())
         });
         assert_eq!(
@@ -355,7 +264,7 @@ endif
         ];
         for (name, text, want) in cases {
             let mut warns = Vec::new();
-            let _ = RegexpDict::from_text("t", text, DictFlags::default(), &mut |w| {
+            let _ = RegexpDict::from_bytes("t", text.as_bytes(), DictFlags::default(), &mut |w| {
                 warns.push(w.to_string())
             });
             assert_eq!(
@@ -369,7 +278,7 @@ endif
     proptest::proptest! {
         #[test]
         fn regexp_table_never_panics(s in "\\PC*", k in "\\PC*") {
-            let d = RegexpDict::from_text("p", &s, DictFlags::default(), &mut |_| {});
+            let d = RegexpDict::from_bytes("p", s.as_bytes(), DictFlags::default(), &mut |_| {});
             let _ = d.lookup(&k);
             let _ = translate(&s, false);
         }

@@ -1,9 +1,9 @@
 //! `texthash:` tables: a `postmap` source file read directly into memory,
 //! and the shared source-file loader `postmap` uses to build indexed tables.
 
+use crate::memtable::MemTable;
 use crate::source::{SplitError, logical_lines, split_key_value};
-use crate::{Dict, DictError, DictFlags, DupPolicy, FileStamp, fold_key};
-use std::collections::HashMap;
+use crate::{Dict, DictError, DictFlags, DupPolicy, FileStamp};
 
 /// One `key value` record with its line number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,9 +82,7 @@ pub fn read_records_with(
 /// A loaded `texthash:` table.
 pub struct TexthashDict {
     name: String,
-    entries: Vec<(String, String)>,
-    index: HashMap<String, usize>,
-    fold: bool,
+    table: MemTable,
     stamp: FileStamp,
 }
 
@@ -99,8 +97,7 @@ impl TexthashDict {
             path: name.into(),
             source: e,
         })?;
-        let mut entries: Vec<(String, String)> = Vec::new();
-        let mut index = HashMap::new();
+        let mut table = MemTable::new(flags.fold_fix);
         // Duplicates are reported as each record is read, so the messages
         // interleave with the parse warnings in file order (as Postfix does).
         let pending = std::cell::RefCell::new(Vec::<String>::new());
@@ -110,27 +107,13 @@ impl TexthashDict {
             }
         };
         let mut on_record = |r: Record| {
-            let key = if flags.fold_fix {
-                fold_key(&r.key).into_owned()
-            } else {
-                r.key.clone()
-            };
-            if let Some(&i) = index.get(&key) {
-                match flags.dup {
-                    DupPolicy::Warn => pending.borrow_mut().push(format!(
-                        "{name}, line {}: duplicate entry: \"{}\"",
-                        r.lineno, r.key
-                    )),
-                    DupPolicy::Ignore => {}
-                    DupPolicy::Replace => {
-                        let e: &mut (String, String) = &mut entries[i];
-                        e.1 = r.value;
-                    }
-                }
-                return;
+            let replace = flags.dup == DupPolicy::Replace;
+            if !table.insert(&r.key, r.value, replace) && flags.dup == DupPolicy::Warn {
+                pending.borrow_mut().push(format!(
+                    "{name}, line {}: duplicate entry: \"{}\"",
+                    r.lineno, r.key
+                ));
             }
-            index.insert(key.clone(), entries.len());
-            entries.push((key, r.value));
         };
         read_records_with(
             name,
@@ -145,9 +128,7 @@ impl TexthashDict {
         flush(warn, &pending);
         Ok(TexthashDict {
             name: name.to_string(),
-            entries,
-            index,
-            fold: flags.fold_fix,
+            table,
             stamp: FileStamp::take(name),
         })
     }
@@ -161,18 +142,10 @@ impl Dict for TexthashDict {
         &self.name
     }
     fn lookup(&self, key: &str) -> Result<Option<String>, DictError> {
-        let key = if self.fold {
-            fold_key(key)
-        } else {
-            std::borrow::Cow::Borrowed(key)
-        };
-        Ok(self
-            .index
-            .get(key.as_ref())
-            .map(|&i| self.entries[i].1.clone()))
+        Ok(self.table.get(key))
     }
     fn sequence(&self) -> Result<Vec<(String, String)>, DictError> {
-        Ok(self.entries.clone())
+        Ok(self.table.entries())
     }
     fn changed(&self) -> bool {
         self.stamp.changed()
