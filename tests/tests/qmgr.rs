@@ -1,0 +1,259 @@
+//! End-to-end tests of qmgr and bounce: a private instance whose only
+//! delivery agent is the test-only `rostfix-qmgr-test agent` (outcome chosen
+//! by the recipient's local part: `sent+`, `defer+`, `bounce+`, `once+`,
+//! `crash+`) and whose cleanup is `rostfix-qmgr-test cleanup-sink`, which
+//! keeps submitted notices as files so their DSN can be checked. Queue files
+//! are written with global::queue's writer (`rostfix-qmgr-test enqueue`).
+//! Runs as root or as an ordinary user. No Postfix daemon is started.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use rostfix_tests::instance::Instance;
+use rostfix_tests::rostfix;
+
+const MASTER_CF: &str = include_str!("../resources/qmgr/master.cf.in");
+
+const MESSAGE: &str = "From: Alice <alice@example.org>\nTo: someone\nSubject: test message\n\
+                       Message-ID: <test.1@example.org>\n\nHello.\n";
+
+/// An instance with fast retries and `default_transport = test`.
+fn instance(extra: &str) -> Instance {
+    let inst = Instance::new(
+        MASTER_CF,
+        &format!(
+            "default_transport = test\nmyhostname = mx.example.test\nmydomain = example.test\n\
+             minimal_backoff_time = 2s\nmaximal_backoff_time = 4s\nqueue_run_delay = 1s\n{extra}"
+        ),
+    );
+    let out = inst.path().join("out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    // Services run as mail_owner when the tests run as root.
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).expect("chmod out");
+    inst
+}
+
+fn start(inst: &Instance) {
+    assert_eq!(inst.postfix("start"), 0, "start; log:\n{}", inst.log());
+}
+
+/// Write a queue file into `queue`; returns its ID.
+fn enqueue(inst: &Instance, queue: &str, sender: &str, rcpts: &[&str]) -> String {
+    let q = inst.queue_dir();
+    std::fs::create_dir_all(q.join(queue)).expect("queue dir");
+    let mut args = vec![
+        "enqueue".to_string(),
+        q.display().to_string(),
+        queue.to_string(),
+        sender.to_string(),
+    ];
+    args.extend(rcpts.iter().map(|s| s.to_string()));
+    let mut child = Command::new(rostfix("rostfix-qmgr-test"))
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run enqueue");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(MESSAGE.as_bytes())
+        .expect("write message");
+    let out = child.wait_with_output().expect("enqueue output");
+    assert!(out.status.success(), "enqueue failed");
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string()
+}
+
+/// Send trigger bytes to public/qmgr (retrying while qmgr starts).
+fn trigger(inst: &Instance, bytes: &[u8]) {
+    let sock = inst.queue_dir().join("public/qmgr");
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        match UnixStream::connect(&sock) {
+            Ok(mut s) => {
+                s.write_all(bytes).expect("trigger");
+                return;
+            }
+            Err(e) if Instant::now() < end => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("connect {}: {e}", sock.display()),
+        }
+    }
+}
+
+/// Path of `id` in a hashed or flat queue, if it is there.
+fn find(inst: &Instance, queue: &str, id: &str) -> Option<PathBuf> {
+    let base = inst.queue_dir().join(queue);
+    let flat = base.join(id);
+    if flat.exists() {
+        return Some(flat);
+    }
+    let hashed = base.join(&id[..1]).join(id);
+    hashed.exists().then_some(hashed)
+}
+
+fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool, log: impl Fn() -> String) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}; log:\n{}", log());
+}
+
+fn deliveries(inst: &Instance) -> String {
+    std::fs::read_to_string(inst.path().join("out/deliveries")).unwrap_or_default()
+}
+
+#[test]
+fn delivered_deferred_then_retried() {
+    let inst = instance("");
+    start(&inst);
+    let id = enqueue(
+        &inst,
+        "incoming",
+        "alice@example.org",
+        &["sent+a@example.com", "once+b@example.com"],
+    );
+    trigger(&inst, b"I");
+    let active = format!("{id}: from=<alice@example.org>, size=");
+    assert!(inst.wait_log(&active, 10), "{}", inst.log());
+    assert!(
+        inst.log().contains("nrcpt=2 (queue active)"),
+        "{}",
+        inst.log()
+    );
+    // First attempt: a delivered, b deferred -> deferred queue with a retry time.
+    wait_for(
+        "deferred/",
+        10,
+        || find(&inst, "deferred", &id).is_some(),
+        || inst.log(),
+    );
+    let path = find(&inst, "deferred", &id).expect("deferred file");
+    let mtime = std::fs::metadata(&path)
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+    let ahead = mtime.duration_since(SystemTime::now()).unwrap_or_default();
+    assert!(
+        ahead <= Duration::from_secs(2),
+        "retry time {ahead:?} beyond minimal_backoff_time"
+    );
+    let defer_log = find(&inst, "defer", &id).expect("defer log");
+    let text = std::fs::read_to_string(defer_log).expect("read defer log");
+    assert!(text.contains("recipient=once+b@example.com\n"), "{text}");
+    assert!(text.contains("reason=first attempt deferred\n"), "{text}");
+    assert!(text.contains("action=delayed\n"), "{text}");
+    // Retry after minimal_backoff_time: b delivered, message removed.
+    assert!(
+        inst.wait_log(&format!("{id}: removed"), 15),
+        "{}",
+        inst.log()
+    );
+    let d = deliveries(&inst);
+    assert_eq!(
+        d.matches("sent+a@example.com sent").count(),
+        1,
+        "a delivered once: {d}"
+    );
+    assert_eq!(d.matches("once+b@example.com deferred").count(), 1, "{d}");
+    assert_eq!(d.matches("once+b@example.com sent").count(), 1, "{d}");
+    assert!(find(&inst, "deferred", &id).is_none());
+    assert!(
+        find(&inst, "defer", &id).is_none(),
+        "defer log removed with the message"
+    );
+    assert_eq!(inst.log().matches(&active).count(), 2, "activated twice");
+}
+
+#[test]
+fn hold_corrupt_and_restart() {
+    let inst = instance("");
+    // Start once so the queue directories exist with their owners, stop,
+    // then leave a file in active/ as a killed qmgr would: recovered at start.
+    start(&inst);
+    assert_eq!(inst.postfix("stop"), 0, "stop; log:\n{}", inst.log());
+    let left = enqueue(
+        &inst,
+        "incoming",
+        "alice@example.org",
+        &["sent+left@example.com"],
+    );
+    std::fs::rename(
+        inst.queue_dir().join("incoming").join(&left),
+        inst.queue_dir().join("active").join(&left),
+    )
+    .expect("move to active");
+    start(&inst);
+    let held = enqueue(
+        &inst,
+        "hold",
+        "alice@example.org",
+        &["sent+held@example.com"],
+    );
+    // A garbage file with a queue ID name, complete (0700).
+    let bad = "1ABCDE2F3A";
+    let bad_path = inst.queue_dir().join("incoming").join(bad);
+    std::fs::write(&bad_path, b"this is not a queue file").expect("write garbage");
+    std::fs::set_permissions(&bad_path, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    chown_to_mail_owner(&bad_path);
+    let good = enqueue(
+        &inst,
+        "incoming",
+        "alice@example.org",
+        &["sent+good@example.com"],
+    );
+    trigger(&inst, b"I");
+    assert!(
+        inst.wait_log(&format!("{left}: removed"), 10),
+        "{}",
+        inst.log()
+    );
+    assert!(
+        inst.wait_log(&format!("{good}: removed"), 10),
+        "{}",
+        inst.log()
+    );
+    assert!(
+        inst.wait_log(
+            &format!("saving corrupt file \"{bad}\" from queue \"active\" to queue \"corrupt\""),
+            10
+        ),
+        "{}",
+        inst.log()
+    );
+    assert!(inst.queue_dir().join("corrupt").join(bad).exists());
+    trigger(&inst, b"FADI");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        find(&inst, "hold", &held).is_some(),
+        "hold is never touched"
+    );
+    assert!(!deliveries(&inst).contains("held@"));
+}
+
+/// As root, give a file to mail_owner (`postfix`) as cleanup would have.
+fn chown_to_mail_owner(path: &Path) {
+    let uid = Command::new("id").arg("-u").output().expect("id -u");
+    if String::from_utf8_lossy(&uid.stdout).trim() == "0" {
+        let st = Command::new("chown")
+            .arg("postfix:")
+            .arg(path)
+            .status()
+            .expect("chown");
+        assert!(st.success(), "chown postfix {}", path.display());
+    }
+}
