@@ -7,6 +7,7 @@
 //! input, and compare what they print.
 
 pub mod instance;
+pub mod maps;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,125 +1,78 @@
 //! End-to-end: Rostfix `postalias` / `newaliases` against the real
 //! Postfix `postalias` on `tests/resources/maps/aliases`.
 
-use rostfix_tests::{ConfigDir, reference, rostfix, skip_without_reference};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use rostfix_tests::maps::{Table, run_in, workdir};
+use rostfix_tests::{ConfigDir, rostfix};
 
-/// The corpus directory.
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("resources/maps")
-}
-
-/// Runs `prog args` in `cwd` with MAIL_CONFIG set; (stdout, stderr, status).
-fn run_in(
-    prog: &Path,
-    cwd: &Path,
-    cfg: &Path,
-    args: &[&str],
-    stdin: &str,
-) -> (String, String, i32) {
-    use std::io::Write;
-    let mut child = Command::new(prog)
-        .args(args)
-        .current_dir(cwd)
-        .env("MAIL_CONFIG", cfg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut sin = child.stdin.take().expect("stdin");
-    sin.write_all(stdin.as_bytes()).expect("stdin write");
-    drop(sin);
-    let out = child.wait_with_output().expect("wait");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
-}
-
-/// A work directory with a copy of the aliases corpus.
-fn workdir() -> tempfile::TempDir {
-    let d = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(corpus().join("aliases"), d.path().join("aliases")).expect("copy");
-    d
-}
-
-/// Drops the time-dependent NIS signature line.
-fn no_yp_time(s: &str) -> String {
-    s.lines()
-        .filter(|l| !l.starts_with("YP_LAST_MODIFIED"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+/// The `main.cf` of the comparisons (`YP_MASTER_NAME` shows myhostname).
+const MAIN_CF: &str = "myhostname = host.example.com\n";
 
 #[test]
 fn aliases_match_postfix() {
-    if skip_without_reference("postalias") {
-        return;
+    Table {
+        prog: "postalias",
+        file: "aliases",
+        ty: "lmdb",
+        indexed: true,
+        main_cf: MAIN_CF,
     }
-    let cfg = ConfigDir::with_main_cf("myhostname = host.example.com\n");
-    let ours = rostfix("postalias");
-    let real = reference("postalias").expect("reference");
-    let (da, db) = (workdir(), workdir());
-    let a = run_in(&ours, da.path(), cfg.path(), &["lmdb:aliases"], "");
-    let b = run_in(&real, db.path(), cfg.path(), &["lmdb:aliases"], "");
-    assert_eq!(a, b, "build");
-    let keys: Vec<String> = std::fs::read_to_string(corpus().join("aliases.keys"))
-        .expect("keys")
-        .lines()
-        .map(str::to_string)
+    .compare_corpus();
+}
+
+/// Value syntax where a tokenizer's details show: trailing and empty list
+/// items, unterminated and escaped comments, quoting of atoms, domain
+/// literals, control characters.
+const EDGE_ALIASES: &str = "a1: b,
+a2: b,,c
+a3: b (unterminated
+a4: b (esc \\) x)
+a5: \"x\\\"y\"@z
+a6: b (nested (c) d) e
+a7: u@[1.2.3.4\\]]
+a8: x\ty
+a9: <u@x>
+a10: \"u@x\" <v@y>
+a11: b
+ ,c
+a12: a;b:c
+a13: x@y ,
+\"q r\": z
+a14: \\\\foo
+a15: \"\"
+a16: \"\",
+a17: x\u{b}y
+bad1 nocolon
+bad2:
+a@b: c
+x, y: z
+";
+
+#[test]
+fn alias_value_syntax_matches_postfix() {
+    let keys: Vec<String> = (1..=17)
+        .map(|i| format!("a{i}"))
+        .chain(["q r".to_string(), "@".to_string()])
         .collect();
-    for key in &keys {
-        let a = run_in(
-            &ours,
-            da.path(),
-            cfg.path(),
-            &["-q", key, "lmdb:aliases"],
-            "",
-        );
-        let b = run_in(
-            &real,
-            db.path(),
-            cfg.path(),
-            &["-q", key, "lmdb:aliases"],
-            "",
-        );
-        assert_eq!(a, b, "postalias -q {key:?}");
+    Table {
+        prog: "postalias",
+        file: "edge",
+        ty: "lmdb",
+        indexed: true,
+        main_cf: MAIN_CF,
     }
-    let all = keys.join("\n") + "\n";
-    let a = run_in(
-        &ours,
-        da.path(),
-        cfg.path(),
-        &["-q", "-", "lmdb:aliases"],
-        &all,
-    );
-    let b = run_in(
-        &real,
-        db.path(),
-        cfg.path(),
-        &["-q", "-", "lmdb:aliases"],
-        &all,
-    );
-    assert_eq!(a, b, "postalias -q -");
-    let a = run_in(&ours, da.path(), cfg.path(), &["-s", "lmdb:aliases"], "");
-    let b = run_in(&real, db.path(), cfg.path(), &["-s", "lmdb:aliases"], "");
-    assert_eq!(no_yp_time(&a.0), no_yp_time(&b.0), "postalias -s");
-    assert_eq!((a.1, a.2), (b.1, b.2), "postalias -s status");
+    .compare_text(EDGE_ALIASES, &keys);
 }
 
 #[test]
 fn newaliases_builds_alias_database() {
-    let d = workdir();
+    let d = workdir("aliases");
     let db = d.path().join("aliases");
     let cfg = ConfigDir::with_main_cf(&format!(
         "alias_database = lmdb:{}\nalias_maps = lmdb:{}\n",
         db.display(),
         db.display()
     ));
-    let r = run_in(&rostfix("newaliases"), d.path(), cfg.path(), &[], "");
+    let r = run_in(&rostfix("newaliases"), d.path(), cfg.path(), &[], None);
     assert_eq!(r.2, 0, "{r:?}");
     let spec = format!("lmdb:{}", db.display());
     let q = run_in(
@@ -127,7 +80,7 @@ fn newaliases_builds_alias_database() {
         d.path(),
         cfg.path(),
         &["-q", "root", &spec],
-        "",
+        None,
     );
     assert_eq!(
         q,

@@ -2,116 +2,24 @@
 //! table corpus in `tests/resources/maps/` (queries, build warnings, error
 //! messages, exit statuses) plus LMDB file interoperability both ways.
 
+use rostfix_tests::maps::{Table, keys, run_in, workdir};
 use rostfix_tests::{ConfigDir, reference, rostfix, skip_without_reference};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-/// The corpus directory.
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("resources/maps")
-}
-
-/// Output of one run: stdout, stderr, exit status.
-type Run = (String, String, i32);
-
-/// Runs `prog args` in `cwd` with MAIL_CONFIG set, optional stdin.
-fn run_in(prog: &Path, cwd: &Path, cfg: &Path, args: &[&str], stdin: Option<&str>) -> Run {
-    use std::io::Write;
-    let mut child = Command::new(prog)
-        .args(args)
-        .current_dir(cwd)
-        .env("MAIL_CONFIG", cfg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut sin = child.stdin.take().expect("stdin");
-    if let Some(s) = stdin {
-        sin.write_all(s.as_bytes()).expect("write stdin");
+/// Builds `ty:file` (when indexed) and queries every corpus key with both programs.
+fn compare_table(file: &str, ty: &str, indexed: bool) {
+    Table {
+        prog: "postmap",
+        file,
+        ty,
+        indexed,
+        main_cf: "",
     }
-    drop(sin);
-    let out = child.wait_with_output().expect("wait");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
-}
-
-/// A work directory holding a copy of corpus file `name`.
-fn workdir(name: &str) -> tempfile::TempDir {
-    let d = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(corpus().join(name), d.path().join(name)).expect("copy corpus file");
-    d
-}
-
-/// Query keys of a corpus table.
-fn keys(name: &str) -> Vec<String> {
-    std::fs::read_to_string(corpus().join(format!("{name}.keys")))
-        .expect("keys file")
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// Builds `spec` (when indexed) and queries every key with both programs.
-fn compare_table(prog: &str, file: &str, ty: &str, indexed: bool) {
-    if skip_without_reference(prog) {
-        return;
-    }
-    let real = reference(prog).expect("reference");
-    let ours = rostfix(prog);
-    let cfg = ConfigDir::new();
-    let (da, db) = (workdir(file), workdir(file));
-    let spec = format!("{ty}:{file}");
-    if indexed {
-        let a = run_in(&ours, da.path(), cfg.path(), &[&spec], None);
-        let b = run_in(&real, db.path(), cfg.path(), &[&spec], None);
-        assert_eq!(a, b, "{prog} build of {spec}");
-    }
-    for key in keys(file) {
-        let a = run_in(&ours, da.path(), cfg.path(), &["-q", &key, &spec], None);
-        let b = run_in(&real, db.path(), cfg.path(), &["-q", &key, &spec], None);
-        assert_eq!(a, b, "{prog} -q {key:?} {spec}");
-    }
-    let all = keys(file).join("\n") + "\n";
-    let a = run_in(
-        &ours,
-        da.path(),
-        cfg.path(),
-        &["-q", "-", &spec],
-        Some(&all),
-    );
-    let b = run_in(
-        &real,
-        db.path(),
-        cfg.path(),
-        &["-q", "-", &spec],
-        Some(&all),
-    );
-    assert_eq!(a, b, "{prog} -q - {spec}");
-    if indexed {
-        let a = run_in(&ours, da.path(), cfg.path(), &["-s", &spec], None);
-        let b = run_in(&real, db.path(), cfg.path(), &["-s", &spec], None);
-        if prog == "postalias" {
-            // YP_LAST_MODIFIED holds the build time: compare the rest.
-            let strip = |s: &str| {
-                s.lines()
-                    .filter(|l| !l.starts_with("YP_LAST_MODIFIED"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            };
-            assert_eq!(strip(&a.0), strip(&b.0), "{prog} -s {spec}");
-        } else {
-            assert_eq!(a, b, "{prog} -s {spec}");
-        }
-    }
+    .compare_corpus();
 }
 
 #[test]
 fn access_table_matches_postfix() {
-    compare_table("postmap", "access", "lmdb", true);
+    compare_table("access", "lmdb", true);
 }
 
 #[test]
@@ -137,27 +45,27 @@ fn access_table_as_hash_matches_postfix_queries() {
 
 #[test]
 fn virtual_table_matches_postfix() {
-    compare_table("postmap", "virtual", "lmdb", true);
+    compare_table("virtual", "lmdb", true);
 }
 
 #[test]
 fn texthash_matches_postfix() {
-    compare_table("postmap", "access", "texthash", false);
+    compare_table("access", "texthash", false);
 }
 
 #[test]
 fn regexp_table_matches_postfix() {
-    compare_table("postmap", "regexp", "regexp", false);
+    compare_table("regexp", "regexp", false);
 }
 
 #[test]
 fn pcre_table_matches_postfix() {
-    compare_table("postmap", "pcre", "pcre", false);
+    compare_table("pcre", "pcre", false);
 }
 
 #[test]
 fn cidr_table_matches_postfix() {
-    compare_table("postmap", "cidr", "cidr", false);
+    compare_table("cidr", "cidr", false);
 }
 
 #[test]
