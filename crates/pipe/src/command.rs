@@ -243,9 +243,7 @@ pub fn pipe_command(
                 Ok(Some(s)) => break Some(s),
                 Ok(None) if Instant::now() >= deadline || timed_out => {
                     timed_out = true;
-                    // Kill the whole session: the command and its offspring.
-                    // SAFETY: plain kill(2) of the child's process group.
-                    unsafe { libc::kill(-pid, libc::SIGKILL) };
+                    kill_command(pid, spec.ids.is_some());
                     let _ = child.kill();
                     break child.wait().ok();
                 }
@@ -284,6 +282,21 @@ pub fn pipe_command(
             sys_exits_detail(74).text,
             format!("Command failed: {e}: \"{command}\""),
         )),
+    }
+}
+
+/// `kill_command()`: SIGKILL to the command's whole session (it and its
+/// offspring). A command running as another user is killed with the real
+/// root privileges the agent keeps (its effective ids are mail_owner's).
+fn kill_command(pid: libc::pid_t, other_user: bool) {
+    // SAFETY: plain id and signal system calls, no memory involved.
+    unsafe {
+        let saved = libc::geteuid();
+        let raised = other_user && saved != 0 && libc::seteuid(0) == 0;
+        libc::kill(-pid, libc::SIGKILL);
+        if raised && libc::seteuid(saved) != 0 {
+            global::fatal!("seteuid({saved}): {}", std::io::Error::last_os_error());
+        }
     }
 }
 
