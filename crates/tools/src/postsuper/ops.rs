@@ -80,21 +80,35 @@ pub fn postrename(from: &Path, to: &Path) -> bool {
     }
 }
 
-/// Set the forced-expiry bit; false (with Postfix's warning) when that fails.
-pub fn set_expire(path: &Path) -> bool {
+/// What [`set_expire`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expired {
+    /// The bit was set now.
+    Now,
+    /// The file was already marked (not counted again, as Postfix).
+    Already,
+    /// The file could not be marked.
+    Failed,
+}
+
+/// Set the forced-expiry bit (Postfix's warning when that fails).
+pub fn set_expire(path: &Path) -> Expired {
     let mode = match fs::metadata(path) {
         Ok(m) => m.permissions().mode(),
-        Err(_) => return false,
+        Err(_) => return Expired::Failed,
     };
+    if mode & STAT_EXPIRE != 0 {
+        return Expired::Already;
+    }
     match fs::set_permissions(path, fs::Permissions::from_mode(mode | STAT_EXPIRE)) {
-        Ok(()) => true,
+        Ok(()) => Expired::Now,
         Err(e) => {
             warn(&format!(
                 "expire file {}: cannot set permission: {}",
                 path.display(),
                 strerror(&e)
             ));
-            false
+            Expired::Failed
         }
     }
 }
@@ -194,11 +208,14 @@ fn apply(env: &Env, op: Op, queue: &str, id: &QueueId, path: &Path, c: &mut Coun
             false
         }
         Op::Expire | Op::ExpireRelease => {
-            if !set_expire(path) {
-                return false;
+            match set_expire(path) {
+                Expired::Failed => return false,
+                Expired::Already => {}
+                Expired::Now => {
+                    info(&format!("{id}: expired"));
+                    c.expired += 1;
+                }
             }
-            info(&format!("{id}: expired"));
-            c.expired += 1;
             if op == Op::ExpireRelease && queue == "hold" && postrename(path, &target("deferred")) {
                 info(&format!("{id}: released from hold"));
                 c.released += 1;

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use global::queue::{IdStyle, QueueId};
 use showq::scan::STAT_READY;
 
-use super::ops::{LOG_QUEUES, postremove, postrename, set_expire};
+use super::ops::{Expired, LOG_QUEUES, postremove, postrename, set_expire};
 use super::{Counters, Env, Op, warn};
 
 /// Suffix of a file renamed to match its inode, until the second pass.
@@ -222,7 +222,7 @@ impl Pass<'_> {
             return true;
         }
         let expire = self.has(Op::Expire) || self.has(Op::ExpireRelease);
-        if expire && self.msgq && q != "maildrop" && ready && set_expire(actual) {
+        if expire && self.msgq && q != "maildrop" && ready && set_expire(actual) == Expired::Now {
             c.expired += 1;
         }
         let release = self.has(Op::Release) || self.has(Op::ExpireRelease);
