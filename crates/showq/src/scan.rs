@@ -176,32 +176,23 @@ pub fn report(
     let mut entry: Option<QueueEntry> = None;
     // Recipients already listed from the defer log (C: dup_filter).
     let mut dup_filter: Option<std::collections::HashSet<String>> = None;
-    loop {
-        let record = match reader.read_raw(ReadFlags::DEFAULT) {
-            Ok(Some(r)) => r,
-            Ok(None) | Err(_) => break,
-        };
+    while let Ok(Some(record)) = reader.read_raw(ReadFlags::DEFAULT) {
         match record.rtype {
-            rec::TIME => {
-                if arrival_time == 0 {
-                    arrival_time = atol(&record.data);
-                }
+            rec::TIME if arrival_time == 0 => {
+                arrival_time = atol(&record.data);
             }
-            rec::SIZE => {
-                if !msg_size_ok {
-                    let text = c_str(&record.data);
-                    let size = atol(text);
-                    msg_size_ok =
-                        text.iter().all(|b| b.is_ascii_digit() || *b == b' ') && size >= 0;
-                    if msg_size_ok {
-                        msg_size = size;
-                    } else {
-                        tracing::warn!(
-                            "{id}: malformed size record: {:.100} -- using file size instead",
-                            printable(&String::from_utf8_lossy(text), false)
-                        );
-                        msg_size = meta.size() as i64;
-                    }
+            rec::SIZE if !msg_size_ok => {
+                let text = c_str(&record.data);
+                let size = atol(text);
+                msg_size_ok = text.iter().all(|b| b.is_ascii_digit() || *b == b' ') && size >= 0;
+                if msg_size_ok {
+                    msg_size = size;
+                } else {
+                    tracing::warn!(
+                        "{id}: malformed size record: {:.100} -- using file size instead",
+                        printable(&String::from_utf8_lossy(text), false)
+                    );
+                    msg_size = meta.size() as i64;
                 }
             }
             rec::FROM => {
@@ -243,12 +234,10 @@ pub fn report(
                     });
                 }
             }
-            rec::MESG => {
-                if msg_size_ok {
-                    let to = reader.position().saturating_add(msg_size.max(0) as u64);
-                    if reader.seek_to(to).is_err() {
-                        break;
-                    }
+            rec::MESG if msg_size_ok => {
+                let to = reader.position().saturating_add(msg_size.max(0) as u64);
+                if reader.seek_to(to).is_err() {
+                    break;
                 }
             }
             _ => {}

@@ -74,22 +74,23 @@ fn queue_states_table() {
     let p = RecipientStatus::Pending;
     let d = RecipientStatus::Done;
     // (name, queue, id, sender, recipients, mode, defer log, expected (queue, sender, forced, recipients) or None)
-    type Want = Option<(
+    type Expect = (
         &'static str,
         &'static str,
         bool,
         Vec<(&'static str, &'static str)>,
-    )>;
-    let cases: Vec<(
-        &str,
+    );
+    type Case = (
+        &'static str,
         QueueName,
-        &str,
-        &str,
+        &'static str,
+        &'static str,
         Vec<Recipient>,
         u32,
-        Option<&str>,
-        Want,
-    )> = vec![
+        Option<&'static str>,
+        Option<Expect>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "active message",
             QueueName::Active,

@@ -31,8 +31,7 @@ pub fn getopt(args: &[String], spec: &str) -> (Vec<Opt>, Vec<String>) {
         if arg.len() < 2 || !arg.starts_with('-') {
             break;
         }
-        let mut chars = arg[1..].char_indices();
-        while let Some((at, c)) = chars.next() {
+        for (at, c) in arg[1..].char_indices() {
             match takes_arg(c).filter(|_| c != ':') {
                 None => opts.push(Opt::Invalid(c)),
                 Some(false) => opts.push(Opt::Flag(c, None)),
@@ -76,7 +75,8 @@ mod tests {
     #[test]
     fn getopt_table() {
         let f = |c, a: Option<&str>| Opt::Flag(c, a.map(str::to_string));
-        let cases: Vec<(&str, Vec<&str>, Vec<Opt>, Vec<&str>)> = vec![
+        type Case = (&'static str, Vec<&'static str>, Vec<Opt>, Vec<&'static str>);
+        let cases: Vec<Case> = vec![
             ("flag", vec!["-p"], vec![f('p', None)], vec![]),
             (
                 "cluster",

@@ -8,7 +8,12 @@ fn s(v: &[&str]) -> Vec<String> {
 
 #[test]
 fn parse_args_table() {
-    let cases: Vec<(&str, Vec<&str>, Result<Options, (Option<String>, String)>)> = vec![
+    type Case = (
+        &'static str,
+        Vec<&'static str>,
+        Result<Options, (Option<String>, String)>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "delete with queue",
             vec!["-d", "ABC", "deferred"],

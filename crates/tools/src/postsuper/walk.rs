@@ -284,7 +284,8 @@ mod tests {
 
     #[test]
     fn queue_info_table() {
-        let cases: &[(&str, &str, Option<(bool, bool)>)] = &[
+        type Case = (&'static str, &'static str, Option<(bool, bool)>);
+        let cases: &[Case] = &[
             ("maildrop is flat", "maildrop", Some((true, false))),
             ("deferred recurses", "deferred", Some((true, true))),
             ("defer logs are no messages", "defer", Some((false, true))),
