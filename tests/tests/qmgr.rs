@@ -257,3 +257,186 @@ fn chown_to_mail_owner(path: &Path) {
         assert!(st.success(), "chown postfix {}", path.display());
     }
 }
+
+/// The notices cleanup-sink received: (envelope, message) per notice.
+fn notices(inst: &Instance) -> Vec<(String, String)> {
+    let out = inst.path().join("out");
+    let mut v: Vec<(String, String)> = std::fs::read_dir(&out)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let p = e.path();
+                    (p.extension()? == "env").then(|| {
+                        let msg = p.with_extension("msg");
+                        (
+                            std::fs::read_to_string(&p).unwrap_or_default(),
+                            std::fs::read_to_string(msg).unwrap_or_default(),
+                        )
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The headers and MIME parts of a notice, checked against Postfix's layout.
+fn check_ndr(msg: &str, id: &str, sender: &str, rcpt: &str, status: &str, reason: &str) {
+    let boundary = msg
+        .lines()
+        .find_map(|l| l.strip_prefix("\tboundary=\""))
+        .and_then(|b| b.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no boundary in\n{msg}"));
+    assert!(
+        boundary.starts_with(&format!("{id}.")),
+        "boundary {boundary}"
+    );
+    assert!(
+        boundary.ends_with("/mx.example.test"),
+        "boundary {boundary}"
+    );
+    for want in [
+        "From: Mail Delivery System <MAILER-DAEMON>\n".to_string(),
+        "Subject: Undelivered Mail Returned to Sender\n".to_string(),
+        format!("To: {sender}\n"),
+        "References: <test.1@example.org>\nIn-Reply-To: <test.1@example.org>\n".to_string(),
+        "Auto-Submitted: auto-replied\nMIME-Version: 1.0\n".to_string(),
+        "Content-Type: multipart/report; report-type=delivery-status;\n".to_string(),
+        format!(
+            "--{boundary}\nContent-Description: Notification\nContent-Type: text/plain; charset=us-ascii\n\nThis is the mail system at host mx.example.test.\n"
+        ),
+        format!("\n<{rcpt}>: {reason}\n"),
+        format!(
+            "--{boundary}\nContent-Description: Delivery report\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.test\nX-Postfix-Queue-ID: {id}\nX-Postfix-Sender: rfc822; {sender}\nArrival-Date: "
+        ),
+        format!("\nFinal-Recipient: rfc822; {rcpt}\n"),
+        format!("Action: failed\nStatus: {status}\nDiagnostic-Code: X-Postfix; {reason}\n"),
+        format!(
+            "--{boundary}\nContent-Description: Undelivered Message\nContent-Type: message/rfc822\n\nReturn-Path: <{sender}>\nFrom: Alice <alice@example.org>\n"
+        ),
+        format!("\nHello.\n\n--{boundary}--\n"),
+    ] {
+        assert!(msg.contains(&want), "missing {want:?} in notice:\n{msg}");
+    }
+}
+
+#[test]
+fn bounced_recipient_gets_a_notice() {
+    let inst = instance("");
+    start(&inst);
+    let id = enqueue(
+        &inst,
+        "incoming",
+        "alice@example.org",
+        &["sent+ok@example.com", "bounce+x@example.com"],
+    );
+    trigger(&inst, b"I");
+    assert!(
+        inst.wait_log(&format!("{id}: removed"), 15),
+        "{}",
+        inst.log()
+    );
+    let log = inst.log();
+    assert!(
+        log.contains(&format!("{id}: sender non-delivery notification: ")),
+        "{log}"
+    );
+    assert!(
+        find(&inst, "bounce", &id).is_none(),
+        "bounce log removed after the notice"
+    );
+    let n = notices(&inst);
+    assert_eq!(n.len(), 1, "one notice: {n:?}");
+    assert_eq!(
+        n[0].0, "\nalice@example.org\n",
+        "null sender, to the sender"
+    );
+    check_ndr(
+        &n[0].1,
+        &id,
+        "alice@example.org",
+        "bounce+x@example.com",
+        "5.1.1",
+        "test bounce: no such user",
+    );
+    assert!(
+        !n[0].1.contains("sent+ok@"),
+        "only failed recipients are reported"
+    );
+}
+
+#[test]
+fn expired_message_is_returned() {
+    let inst = instance("maximal_queue_lifetime = 3s\n");
+    start(&inst);
+    let id = enqueue(
+        &inst,
+        "incoming",
+        "alice@example.org",
+        &["defer+slow@example.com"],
+    );
+    trigger(&inst, b"I");
+    let expired = format!("{id}: from=<alice@example.org>, status=expired, returned to sender");
+    assert!(inst.wait_log(&expired, 20), "{}", inst.log());
+    assert!(
+        inst.wait_log(&format!("{id}: removed"), 10),
+        "{}",
+        inst.log()
+    );
+    let n = notices(&inst);
+    assert_eq!(n.len(), 1, "{n:?}");
+    check_ndr(
+        &n[0].1,
+        &id,
+        "alice@example.org",
+        "defer+slow@example.com",
+        "4.2.0",
+        "test deferral",
+    );
+    assert!(find(&inst, "defer", &id).is_none());
+    assert!(find(&inst, "deferred", &id).is_none());
+}
+
+#[test]
+fn null_sender_bounce_is_not_bounced_and_error_transport() {
+    // notify_classes without bounce/2bounce: a failed bounce is dropped.
+    let inst = instance("transport_maps = inline:{ {err.example = error:5.1.2 no such domain} }\n");
+    start(&inst);
+    let id = enqueue(&inst, "incoming", "", &["bounce+x@example.com"]);
+    let id2 = enqueue(&inst, "incoming", "alice@example.org", &["u@err.example"]);
+    trigger(&inst, b"I");
+    assert!(
+        inst.wait_log(&format!("{id}: removed"), 15),
+        "{}",
+        inst.log()
+    );
+    assert!(
+        inst.wait_log(&format!("{id2}: removed"), 15),
+        "{}",
+        inst.log()
+    );
+    let log = inst.log();
+    assert!(
+        !log.contains(&format!("{id}: sender non-delivery")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("{id2}: to=<u@err.example>, relay=none, delay=")),
+        "{log}"
+    );
+    assert!(
+        log.contains("dsn=5.1.2, status=bounced (no such domain)"),
+        "{log}"
+    );
+    let n = notices(&inst);
+    assert_eq!(n.len(), 1, "only the error-transport bounce: {n:?}");
+    check_ndr(
+        &n[0].1,
+        &id2,
+        "alice@example.org",
+        "u@err.example",
+        "5.1.2",
+        "no such domain",
+    );
+}
