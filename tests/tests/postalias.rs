@@ -87,3 +87,19 @@ fn newaliases_builds_alias_database() {
         ("admin@example.com, Other\n".to_string(), String::new(), 0)
     );
 }
+
+#[test]
+fn command_line_errors_match_postfix() {
+    let Some(real) = rostfix_tests::reference("postalias") else {
+        rostfix_tests::skip_without_reference("postalias");
+        return;
+    };
+    let cfg = ConfigDir::with_main_cf(MAIN_CF);
+    let d = workdir("aliases");
+    let cases: &[&[&str]] = &[&["-z"], &["-c"], &["-q"], &["-fwz"], &[], &["-u", "-N"]];
+    for args in cases {
+        let a = run_in(&rostfix("postalias"), d.path(), cfg.path(), args, None);
+        let b = run_in(&real, d.path(), cfg.path(), args, None);
+        assert_eq!(a, b, "postalias {args:?}");
+    }
+}

@@ -318,3 +318,43 @@ fn errors_match_reference() {
     }
     skip_without_reference("postconf");
 }
+
+#[test]
+fn command_line_errors_match_reference() {
+    let Some(real) = reference("postconf") else {
+        skip_without_reference("postconf");
+        return;
+    };
+    let dir = ConfigDir::with_main_cf("myhostname = x.example\n");
+    let d = dir.path().to_string_lossy().into_owned();
+    let cases: &[&[&str]] = &[
+        &["-z"],
+        &["-vz"],
+        &["--x"],
+        &["-o"],
+        &["-o", "novalue"],
+        &["-c"],
+        &["-d", "-n"],
+        &["-e"],
+        &["-X"],
+        &["-#"],
+        &["-E"],
+    ];
+    // Messages and the usage text name argv[0]: compare with it replaced.
+    let result = |program: &Path, args: &[&str]| {
+        let mut all = vec!["-c", d.as_str()];
+        all.extend_from_slice(args);
+        let out = run(program, &all, None);
+        let name = program.display().to_string();
+        (
+            out.status.code(),
+            stdout(&out),
+            stderr(&out).replace(&name, "postconf"),
+        )
+    };
+    for args in cases {
+        let ours = result(&rostfix("postconf"), args);
+        assert_eq!(ours, result(&real, args), "postconf {args:?}");
+        assert_eq!(ours.0, Some(1), "postconf {args:?}");
+    }
+}

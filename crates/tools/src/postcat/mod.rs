@@ -237,18 +237,9 @@ pub fn run<W: Write, E: Write>(
                     &format!("open queue file {name}: {}", strerror(&last_err)),
                 );
             };
-            let mut render = Render::new(
-                BufReader::new(EofOnError::new(file)),
-                &path,
-                opts.flags,
-                out,
-                err,
-                prog,
-            );
-            if let Outcome::Fatal(msg) = render.run(opts.start_offset, false)? {
+            if let Some(msg) = show_file(file, &path, &name, &opts, out, err, prog)? {
                 return fatal(err, &msg);
             }
-            close_warning(render.into_input(), &name, prog, err)?;
         }
         return Ok(0);
     }
@@ -259,20 +250,31 @@ pub fn run<W: Write, E: Write>(
             Ok(f) => f,
             Err(e) => return fatal(err, &format!("open {path}: {}", strerror(&e))),
         };
-        let mut render = Render::new(
-            BufReader::new(EofOnError::new(file)),
-            &path,
-            opts.flags,
-            out,
-            err,
-            prog,
-        );
-        if let Outcome::Fatal(msg) = render.run(opts.start_offset, false)? {
+        if let Some(msg) = show_file(file, &path, &path, &opts, out, err, prog)? {
             return fatal(err, &msg);
         }
-        close_warning(render.into_input(), &path, prog, err)?;
     }
     Ok(0)
+}
+
+/// Shows one opened file (`path` in the renderer's messages, `name` in the
+/// close warning); `Some(text)` is a fatal error to report.
+fn show_file<W: Write, E: Write>(
+    file: File,
+    path: &str,
+    name: &str,
+    opts: &Options,
+    out: &mut W,
+    err: &mut E,
+    prog: &str,
+) -> io::Result<Option<String>> {
+    let input = BufReader::new(EofOnError::new(file));
+    let mut render = Render::new(input, path, opts.flags, out, err, prog);
+    if let Outcome::Fatal(msg) = render.run(opts.start_offset, false)? {
+        return Ok(Some(msg));
+    }
+    close_warning(render.into_input(), name, prog, err)?;
+    Ok(None)
 }
 
 fn finish<E: Write>(outcome: Outcome, prog: &str, err: &mut E) -> io::Result<i32> {

@@ -309,15 +309,7 @@ impl<'a, R: Read + Seek, W: Write, E: Write> Render<'a, R, W, E> {
             }
             self.prefix(offset, rtype)?;
             match rtype {
-                rec::TIME => {
-                    write!(
-                        self.out,
-                        "{}: {}",
-                        type_name(rtype),
-                        asctime_local(atol(text))
-                    )?;
-                }
-                rec::WARN => {
+                rec::TIME | rec::WARN => {
                     write!(
                         self.out,
                         "{}: {}",

@@ -99,7 +99,7 @@ pub fn parse_args(prog: &str, args: &[String]) -> Result<Options, ArgError> {
             'o' => {
                 let value = opt.arg_string();
                 let (n, v) = global::config::parse::split_nameval(&value).map_err(|e| {
-                    ArgError::fatal(format!("bad parameter value: {e}: \"{value}\""))
+                    ArgError::fatal(format!("invalid parameter override: {value}: {e}"))
                 })?;
                 o.overrides.push((n, v));
             }
