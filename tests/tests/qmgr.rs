@@ -440,3 +440,140 @@ fn null_sender_bounce_is_not_bounced_and_error_transport() {
         "no such domain",
     );
 }
+
+#[test]
+fn transport_failures_defer_with_postfix_texts() {
+    let inst = instance(
+        "transport_maps = inline:{ {nosuch.example = nosuch:} {slow.example = slowxport:} }\n\
+         defer_transports = slowxport\n",
+    );
+    start(&inst);
+    let id = enqueue(
+        &inst,
+        "incoming",
+        "alice@example.org",
+        &["u@nosuch.example", "v@slow.example"],
+    );
+    trigger(&inst, b"I");
+    wait_for(
+        "deferred/",
+        10,
+        || find(&inst, "deferred", &id).is_some(),
+        || inst.log(),
+    );
+    let log = inst.log();
+    for want in [
+        format!("{id}: to=<u@nosuch.example>, relay=none, delay="),
+        "dsn=4.3.0, status=deferred (mail transport unavailable)".to_string(),
+        format!("{id}: to=<v@slow.example>, relay=none, delay="),
+        "dsn=4.3.2, status=deferred (deferred transport)".to_string(),
+    ] {
+        assert!(log.contains(&want), "missing {want:?} in\n{log}");
+    }
+    let text =
+        std::fs::read_to_string(find(&inst, "defer", &id).expect("defer log")).expect("read");
+    assert!(text.contains("recipient=u@nosuch.example\n"), "{text}");
+    assert!(
+        text.contains("status=4.3.0\naction=delayed\nreason=mail transport unavailable\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("status=4.3.2\naction=delayed\nreason=deferred transport\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn crashed_agent_defers_and_throttles() {
+    let inst = instance("");
+    start(&inst);
+    let id = enqueue(
+        &inst,
+        "incoming",
+        "alice@example.org",
+        &["crash+1@example.com"],
+    );
+    trigger(&inst, b"I");
+    assert!(
+        inst.wait_log(
+            "dsn=4.3.0, status=deferred (unknown mail transport error)",
+            10
+        ),
+        "{}",
+        inst.log()
+    );
+    wait_for(
+        "deferred/",
+        10,
+        || find(&inst, "deferred", &id).is_some(),
+        || inst.log(),
+    );
+    // The transport is throttled: the next message is deferred without a delivery attempt.
+    let id2 = enqueue(
+        &inst,
+        "incoming",
+        "alice@example.org",
+        &["sent+2@example.com"],
+    );
+    trigger(&inst, b"I");
+    wait_for(
+        "second deferral",
+        10,
+        || find(&inst, "deferred", &id2).is_some(),
+        || inst.log(),
+    );
+    assert!(
+        !deliveries(&inst).contains("sent+2@"),
+        "{}",
+        deliveries(&inst)
+    );
+    assert!(
+        inst.log()
+            .contains(&format!("{id2}: to=<sent+2@example.com>, relay=none"))
+    );
+    // postqueue -f (F A D I) forgets the throttle and ignores the retry time.
+    trigger(&inst, b"FADI");
+    assert!(
+        inst.wait_log(&format!("{id2}: removed"), 10),
+        "{}",
+        inst.log()
+    );
+}
+
+#[test]
+fn flush_ignores_backoff() {
+    let inst = instance("minimal_backoff_time = 1h\nmaximal_backoff_time = 1h\n");
+    start(&inst);
+    let id = enqueue(
+        &inst,
+        "incoming",
+        "alice@example.org",
+        &["once+x@example.com"],
+    );
+    trigger(&inst, b"I");
+    wait_for(
+        "deferred/",
+        10,
+        || find(&inst, "deferred", &id).is_some(),
+        || inst.log(),
+    );
+    let mtime = std::fs::metadata(find(&inst, "deferred", &id).expect("file"))
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+    let ahead = mtime.duration_since(SystemTime::now()).unwrap_or_default();
+    assert!(
+        ahead > Duration::from_secs(3500),
+        "retry in {ahead:?}, want about 1h"
+    );
+    // A D scan alone respects the retry time; A makes it ignore it.
+    trigger(&inst, b"D");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(find(&inst, "deferred", &id).is_some());
+    trigger(&inst, b"AD");
+    assert!(
+        inst.wait_log(&format!("{id}: removed"), 10),
+        "{}",
+        inst.log()
+    );
+}
