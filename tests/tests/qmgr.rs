@@ -43,6 +43,17 @@ fn start(inst: &Instance) {
 
 /// Write a queue file into `queue`; returns its ID.
 fn enqueue(inst: &Instance, queue: &str, sender: &str, rcpts: &[&str]) -> String {
+    enqueue_env(inst, queue, sender, rcpts, &[])
+}
+
+/// [`enqueue`] with extra environment for the helper.
+fn enqueue_env(
+    inst: &Instance,
+    queue: &str,
+    sender: &str,
+    rcpts: &[&str],
+    env: &[(&str, &str)],
+) -> String {
     let q = inst.queue_dir();
     std::fs::create_dir_all(q.join(queue)).expect("queue dir");
     let mut args = vec![
@@ -54,6 +65,7 @@ fn enqueue(inst: &Instance, queue: &str, sender: &str, rcpts: &[&str]) -> String
     args.extend(rcpts.iter().map(|s| s.to_string()));
     let mut child = Command::new(rostfix("rostfix-qmgr-test"))
         .args(&args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -576,4 +588,46 @@ fn flush_ignores_backoff() {
         "{}",
         inst.log()
     );
+}
+
+#[test]
+fn delay_warning_is_sent_once() {
+    let inst = instance("delay_warning_time = 1s\n");
+    start(&inst);
+    let id = enqueue_env(
+        &inst,
+        "incoming",
+        "alice@example.org",
+        &["defer+slow@example.com"],
+        &[("ROSTFIX_TEST_WARN_AFTER", "0")],
+    );
+    trigger(&inst, b"I");
+    let sent = format!("{id}: sender delay notification: ");
+    assert!(inst.wait_log(&sent, 10), "{}", inst.log());
+    // Two more attempts: no second warning.
+    let active = format!("{id}: from=<alice@example.org>, size=");
+    wait_for(
+        "two more attempts",
+        20,
+        || inst.log().matches(&active).count() >= 3,
+        || inst.log(),
+    );
+    assert_eq!(inst.log().matches(&sent).count(), 1, "{}", inst.log());
+    let n = notices(&inst);
+    assert_eq!(n.len(), 1, "{n:?}");
+    let msg = &n[0].1;
+    for want in [
+        "Subject: Delayed Mail (still being retried)\n",
+        "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n",
+        "Your message could not be delivered for more than 0 hour(s).\n",
+        "It will be retried until it is 5 day(s) old.\n",
+        "<defer+slow@example.com>: test deferral\n",
+        "Action: delayed\nStatus: 4.2.0\n",
+        "Will-Retry-Until: ",
+        "Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n",
+    ] {
+        assert!(msg.contains(want), "missing {want:?} in\n{msg}");
+    }
+    assert!(!msg.contains("Hello."), "headers only");
+    assert!(find(&inst, "deferred", &id).is_some() || find(&inst, "active", &id).is_some());
 }

@@ -13,7 +13,8 @@
 //! * `rostfix-qmgr-test enqueue QUEUE_DIR QUEUE SENDER RCPT...` (a command):
 //!   writes a queue file with `global::queue`'s writer, message from stdin,
 //!   into QUEUE (incoming, hold, ...), owned by `postfix` when run as root;
-//!   prints the queue ID.
+//!   prints the queue ID. `ROSTFIX_TEST_WARN_AFTER=N` adds a `W` record
+//!   (delay warning due N seconds after arrival).
 //!
 //! # Exposure and privilege
 //! Whatever master.cf gives it; follows the skeleton's privilege rules.
@@ -200,6 +201,11 @@ fn enqueue(args: &[String]) -> Result<()> {
     let env = Envelope {
         arrival: created,
         create_time: Some(created.sec),
+        // ROSTFIX_TEST_WARN_AFTER=N: a delay warning is due N seconds after arrival.
+        warn_time: std::env::var("ROSTFIX_TEST_WARN_AFTER")
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(|n| created.sec + n),
         sender: sender.clone(),
         attributes: vec![("rewrite_context".into(), "local".into())],
         recipients: rcpts
