@@ -123,7 +123,7 @@ fn build_queue(top: &Path) {
     put(
         &q,
         "defer/A/A1B2C3D4E5",
-        b"recipient=b@example.net\noffset=100\ndsn_status=4.4.1\nreason=connect to mx.example.net[192.0.2.7]:25: Connection timed out\n\nrecipient=c@example.net\nreason=connect to mx.example.net[192.0.2.7]:25: Connection timed out\n\n",
+        b"recipient=b@example.net\noffset=100\nstatus=4.4.1\naction=delayed\nreason=connect to mx.example.net[192.0.2.7]:25: Connection timed out\n\nrecipient=c@example.net\nreason=connect to mx.example.net[192.0.2.7]:25: Connection timed out\n\n",
         0o600,
     );
     put(

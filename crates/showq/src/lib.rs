@@ -22,8 +22,8 @@
 //! at the path its ID hashes to, regular, owner bits exactly `rwx`, one
 //! link); the `defer/` log's recipients with their reasons come first, then
 //! the queue file's pending (`R`) recipients not already listed from the log.
+//! The defer log is read with `global::bounce_log` (Postfix's `bounce_log_read()`).
 
-pub mod defer_log;
 pub mod scan;
 
 use serde::{Deserialize, Serialize};

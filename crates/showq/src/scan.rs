@@ -10,7 +10,9 @@ use global::config::{Config, ConfigError};
 use global::log::format::printable;
 use global::queue::{QueueId, QueueLayout, QueueName, ReadFlags, RecordReader, c_str, rec};
 
-use crate::{QueueEntry, ShowqRecipient, defer_log};
+use global::bounce_log;
+
+use crate::{QueueEntry, ShowqRecipient};
 
 /// Owner bits of a complete queue file (`MAIL_QUEUE_STAT_READY`).
 pub const STAT_READY: u32 = 0o700;
@@ -257,15 +259,21 @@ fn read_defer_log(
     let path = opts
         .layout
         .path(&opts.queue_directory, QueueName::Defer, &qid);
-    let text = fs::read(path).ok()?;
+    let text = fs::read(&path).ok()?;
+    let contents = bounce_log::parse_log(&text, bounce_log::LogKind::Defer);
+    for w in &contents.warnings {
+        tracing::warn!("{}: {}", path.display(), w.message);
+    }
     let mut filter = std::collections::HashSet::new();
-    for log in defer_log::parse(&text, opts.utf8) {
+    for log in contents.entries {
+        // showq prints what it reads; non-UTF-8 mode also masks non-ASCII.
+        let address = printable(&log.recipient, opts.utf8);
         if opts.dup_filter_limit == 0 || filter.len() < opts.dup_filter_limit {
-            filter.insert(log.address.clone());
+            filter.insert(address.clone());
         }
         entry.recipients.push(ShowqRecipient {
-            address: log.address,
-            reason: log.reason,
+            address,
+            reason: printable(&log.reason, opts.utf8),
         });
     }
     Some(filter)
