@@ -262,7 +262,9 @@ impl Scheduler {
         let pending = std::mem::take(&mut msg.pending);
         let key = id.as_str().to_string();
         self.messages.insert(key.clone(), msg);
-        let mut groups: HashMap<(String, String), Vec<DeliveryRecipient>> = HashMap::new();
+        // Per (transport, nexthop): the recipients as queued, with their resolved form.
+        type Group = Vec<(DeliveryRecipient, String)>;
+        let mut groups: HashMap<(String, String), Group> = HashMap::new();
         for rcpt in pending {
             let sender = self.messages[&key].sender.clone();
             match route(&self.settings, &self.resolver, &sender, &rcpt.address) {
@@ -275,12 +277,12 @@ impl Scheduler {
                         self.defer_now(&key, &rcpt, &status, &reason);
                         continue;
                     }
-                    let mut r = rcpt;
-                    if r.orig_address.is_empty() {
-                        r.orig_address = r.address.clone();
-                    }
-                    r.address = address;
-                    groups.entry((transport, nexthop)).or_default().push(r);
+                    // Agents get the address as queued (Postfix does the same);
+                    // the resolved form only names per-recipient queues.
+                    groups
+                        .entry((transport, nexthop))
+                        .or_default()
+                        .push((rcpt, address));
                 }
                 Route::Bounce { status, reason } => self.bounce_now(&key, &rcpt, &status, &reason),
                 Route::Defer { status, reason } => self.defer_now(&key, &rcpt, &status, &reason),
@@ -305,7 +307,7 @@ impl Scheduler {
         key: &str,
         transport: String,
         nexthop: String,
-        rcpts: Vec<DeliveryRecipient>,
+        rcpts: Vec<(DeliveryRecipient, String)>,
     ) {
         let limit = self.settings.dest_recipient_limit(&transport);
         let chunk = if limit == 0 {
@@ -316,7 +318,7 @@ impl Scheduler {
         for part in rcpts.chunks(chunk) {
             // With a recipient limit of 1, Postfix's queue is per recipient.
             let dest_name = if limit == 1 {
-                part[0].address.to_lowercase()
+                part[0].1.to_lowercase()
             } else {
                 nexthop.to_lowercase()
             };
@@ -339,7 +341,7 @@ impl Scheduler {
                 transport: transport.clone(),
                 nexthop: nexthop.clone(),
                 dest: dest_key,
-                recipients: part.to_vec(),
+                recipients: part.iter().map(|(r, _)| r.clone()).collect(),
             });
             if let Some(m) = self.messages.get_mut(key) {
                 m.outstanding += 1;
