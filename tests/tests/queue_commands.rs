@@ -199,6 +199,17 @@ fn mailq_and_json_match_postfix() {
     build_queue(dir.path());
     chown_postfix(&dir.path().join("q"));
     let ours = pq(dir.path(), &rostfix("postqueue"), &["-p"]);
+    if !is_root() {
+        // Only root may read the queue without showq, as in Postfix; the
+        // listing through the service is tested in showq_service_lists_through_the_socket.
+        assert_eq!(
+            stderr(&ours),
+            "postqueue: fatal: Queue report unavailable - mail system is down (Connect to the Postfix showq service: No such file or directory)\n"
+        );
+        assert_eq!(ours.status.code(), Some(69));
+        eprintln!("skipped: no reference Postfix (postqueue -p without showq needs root)");
+        return;
+    }
     let text = stdout(&ours);
     // Hand-derived from showq_compat.c (times depend on the local zone).
     for want in [
@@ -217,11 +228,6 @@ fn mailq_and_json_match_postfix() {
         !text.contains("E1B2C3D4E5"),
         "incomplete file listed:\n{text}"
     );
-    if !is_root() {
-        assert_eq!(ours.status.code(), Some(69), "{}", stderr(&ours));
-        eprintln!("skipped: no reference Postfix (postqueue -p without showq needs root)");
-        return;
-    }
     assert_eq!(
         stderr(&ours),
         format!(
@@ -290,7 +296,9 @@ fn postqueue_errors_match_postfix() {
         let ours = pq(dir.path(), &rostfix("postqueue"), args);
         assert_eq!(stderr(&ours), *want, "case {name}");
         assert_eq!(ours.status.code(), Some(69), "case {name}");
-        if let Some(real) = reference("postqueue") {
+        // The real postqueue honours -c for ordinary users only for
+        // alternate_config_directories, so it is compared as root.
+        if let Some(real) = reference("postqueue").filter(|_| is_root()) {
             let theirs = pq(dir.path(), &real, args);
             assert_eq!(stderr(&ours), stderr(&theirs), "case {name} vs Postfix");
             assert_eq!(
