@@ -28,11 +28,13 @@
 //!
 //! Every request and reply exchanged between daemons is declared once, in
 //! the submodules here: [`cleanup`] (smtpd, pickup, bounce and local
-//! forwarding -> cleanup) and [`delivery`] (qmgr -> delivery agents).
+//! forwarding -> cleanup), [`delivery`] (qmgr -> delivery agents), [`bounce`]
+//! (qmgr -> bounce) and [`showq`] (showq -> postqueue).
 
 pub mod bounce;
 pub mod cleanup;
 pub mod delivery;
+pub mod showq;
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;

@@ -3,7 +3,7 @@
 //! # What it does
 //! For each client on `public/showq` it walks `maildrop`, `active`,
 //! `incoming`, `deferred` and `hold` (see [`showq::scan`]) and sends one
-//! [`showq::ShowqFrame::Entry`] per message, then [`showq::ShowqFrame::End`].
+//! [`ShowqFrame::Entry`] per message, then [`ShowqFrame::End`].
 //! The client (`postqueue`) formats them.
 //!
 //! # Exposure and privilege
@@ -27,10 +27,10 @@
 
 use std::io::{self, BufWriter, Write};
 
+use global::ipc::showq::{MAX_FRAME, ShowqFrame};
 use global::ipc::write_frame;
 use global::server::{Conn, Server, ServerCtx};
 use showq::scan::{ScanOptions, scan_queue};
-use showq::{MAX_FRAME, ShowqFrame};
 
 /// Serve one client: the whole listing, then the end marker.
 fn serve(conn: Conn, ctx: &ServerCtx) {

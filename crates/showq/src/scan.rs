@@ -12,7 +12,7 @@ use global::queue::{QueueId, QueueLayout, QueueName, ReadFlags, RecordReader, c_
 
 use global::bounce_log;
 
-use crate::{QueueEntry, ShowqRecipient};
+use global::ipc::showq::{QueueEntry, ShowqRecipient};
 
 /// Owner bits of a complete queue file (`MAIL_QUEUE_STAT_READY`).
 pub const STAT_READY: u32 = 0o700;

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use showq::QueueEntry;
+use global::ipc::showq::QueueEntry;
 
 /// `asctime(localtime(t))` without the trailing newline: `Thu Aug  1 12:34:56 2025`.
 pub fn asctime_local(t: i64) -> String {

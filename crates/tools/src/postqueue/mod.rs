@@ -28,9 +28,9 @@ use std::path::{Path, PathBuf};
 
 use global::config::Config;
 use global::ipc::read_frame;
+use global::ipc::showq::{MAX_FRAME, QueueEntry, ShowqFrame};
 use global::log::{LogTarget, Severity};
 use showq::scan::{ScanOptions, scan_queue};
-use showq::{MAX_FRAME, QueueEntry, ShowqFrame};
 
 /// `EX_UNAVAILABLE`.
 pub const EX_UNAVAILABLE: i32 = 69;
@@ -305,7 +305,7 @@ fn show_queue(config: &Config, json: bool) {
         open: true,
     };
     let mail_name = config.get("mail_name");
-    let socket = Path::new("public").join(showq::SERVICE);
+    let socket = Path::new("public").join(global::ipc::showq::SERVICE);
     match UnixStream::connect(&socket) {
         Ok(stream) => {
             let mut input = BufReader::new(stream);
@@ -333,7 +333,7 @@ fn show_queue(config: &Config, json: bool) {
                     EX_SOFTWARE,
                     &format!(
                         "Connect to the {mail_name} {} service: {why}",
-                        showq::SERVICE
+                        global::ipc::showq::SERVICE
                     ),
                 );
             }
@@ -342,13 +342,13 @@ fn show_queue(config: &Config, json: bool) {
                     EX_UNAVAILABLE,
                     &format!(
                         "Queue report unavailable - mail system is down (Connect to the {mail_name} {} service: {why})",
-                        showq::SERVICE
+                        global::ipc::showq::SERVICE
                     ),
                 );
             }
             warn(&format!(
                 "Mail system is down -- accessing queue directly (Connect to the {mail_name} {} service: {why})",
-                showq::SERVICE
+                global::ipc::showq::SERVICE
             ));
             let opts = match ScanOptions::from_config(config) {
                 Ok(o) => o,

@@ -1,8 +1,8 @@
 //! Layout tests, hand-derived from `showq_compat.c` and `showq_json.c`.
 
 use super::*;
+use global::ipc::showq::ShowqRecipient;
 use proptest::prelude::*;
-use showq::ShowqRecipient;
 
 fn entry(
     queue: &str,
