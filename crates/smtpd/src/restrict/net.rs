@@ -1,0 +1,91 @@
+//! `mynetworks`-style address lists: `1.2.3.0/24`, `[::1]/128`, bare
+//! addresses, `!negation` and `type:table` items (looked up with the
+//! client address). Hand-written: Postfix's bracketed IPv6 syntax and
+//! first-match-wins negation are a few lines; a CIDR crate would still need them.
+
+use std::net::IpAddr;
+
+/// One network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Net {
+    /// Network address.
+    addr: IpAddr,
+    /// Prefix length.
+    prefix: u8,
+}
+
+impl Net {
+    /// Whether `ip` is inside.
+    fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A parsed list.
+#[derive(Debug, Clone, Default)]
+pub struct NetList {
+    /// (negated, network) in order.
+    items: Vec<(bool, Net)>,
+}
+
+impl NetList {
+    /// Parses the words of a list; table items are skipped with a warning.
+    pub fn parse(words: &[String]) -> Result<NetList, String> {
+        let mut items = Vec::new();
+        for w in words {
+            let (neg, w) = match w.strip_prefix('!') {
+                Some(r) => (true, r),
+                None => (false, w.as_str()),
+            };
+            if w.contains(':') && !w.starts_with('[') && w.parse::<IpAddr>().is_err() {
+                tracing::warn!("mynetworks: table {w} is not supported yet; ignored");
+                continue;
+            }
+            let (a, p) = match w.split_once('/') {
+                Some((a, p)) => (a, Some(p)),
+                None => (w, None),
+            };
+            let a = a.trim_start_matches('[').trim_end_matches(']');
+            let addr: IpAddr = a
+                .parse()
+                .map_err(|_| format!("mynetworks: bad network address: {w}"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = match p {
+                Some(p) => p
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|n| *n <= max)
+                    .ok_or_else(|| format!("mynetworks: bad network mask: {w}"))?,
+                None => max,
+            };
+            items.push((neg, Net { addr, prefix }));
+        }
+        Ok(NetList { items })
+    }
+
+    /// Whether `ip` matches (first matching item decides).
+    pub fn matches(&self, ip: IpAddr) -> bool {
+        self.items
+            .iter()
+            .find(|(_, n)| n.contains(ip))
+            .is_some_and(|(neg, _)| !neg)
+    }
+}
