@@ -192,7 +192,7 @@ pub fn parse_mail_params(words: &[String], dsn: bool) -> Result<MailParams, Para
             ("SIZE", Some(v)) => match v.parse::<u64>() {
                 Ok(n) if v.bytes().all(|b| b.is_ascii_digit()) => p.size = n,
                 _ => {
-                    return Err(ParamError(format!("501 5.5.4 Bad message size syntax")));
+                    return Err(ParamError("501 5.5.4 Bad message size syntax".to_string()));
                 }
             },
             ("SMTPUTF8", None) => p.smtputf8 = true,

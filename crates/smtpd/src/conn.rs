@@ -4,7 +4,7 @@
 //! `global::ipc` frames, one connection per transaction.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use global::ipc::cleanup::{CleanupHello, CleanupInput, CleanupReply, CleanupStatus};
@@ -23,8 +23,9 @@ pub struct Shared {
     pub settings: Rc<Settings>,
     /// Restrictions.
     pub policy: Rc<dyn Policy>,
-    /// `$queue_directory/private/cleanup`.
-    pub cleanup_socket: PathBuf,
+    /// `$queue_directory/public/cleanup` (Postfix's class for cleanup),
+    /// then `private/cleanup`: the first that accepts is used.
+    pub cleanup_sockets: Vec<PathBuf>,
 }
 
 /// Reads one frame from an async stream.
@@ -52,8 +53,23 @@ async fn write_frame<W: AsyncWrite + Unpin>(
 }
 
 /// Connects to cleanup and reads its hello (the queue ID).
-async fn open_cleanup(path: &Path) -> Result<(UnixStream, String), std::io::Error> {
-    let mut s = UnixStream::connect(path).await?;
+async fn open_cleanup(paths: &[PathBuf]) -> Result<(UnixStream, String), std::io::Error> {
+    let mut last = std::io::Error::other("no cleanup socket configured");
+    let mut conn = None;
+    for p in paths {
+        match UnixStream::connect(p).await {
+            Ok(s) => {
+                conn = Some(s);
+                break;
+            }
+            Err(e) => {
+                last = std::io::Error::new(e.kind(), format!("connect to {}: {e}", p.display()))
+            }
+        }
+    }
+    let Some(mut s) = conn else {
+        return Err(last);
+    };
     let hello: CleanupHello = read_frame(&mut s).await?;
     Ok((s, hello.queue_id))
 }
@@ -128,17 +144,14 @@ where
                     tokio::time::sleep(d).await;
                 }
                 Out::OpenCleanup => {
-                    let r = open_cleanup(&shared.cleanup_socket).await;
+                    let r = open_cleanup(&shared.cleanup_sockets).await;
                     let result = match r {
                         Ok((s, id)) => {
                             cleanup.stream = Some(s);
                             cleanup.failed = false;
                             Ok(id)
                         }
-                        Err(e) => Err(format!(
-                            "connect to {}: {e}",
-                            shared.cleanup_socket.display()
-                        )),
+                        Err(e) => Err(e.to_string()),
                     };
                     pending.extend(session.cleanup_opened(result));
                 }

@@ -61,9 +61,14 @@ fn run(server: &mut Server) -> anyhow::Result<()> {
     let shared = Shared {
         settings: Rc::new(settings),
         policy: Rc::new(policy),
-        cleanup_socket: std::path::Path::new(&config.get("queue_directory"))
-            .join("private")
-            .join(config.get("cleanup_service_name")),
+        cleanup_sockets: ["public", "private"]
+            .iter()
+            .map(|class| {
+                std::path::Path::new(&config.get("queue_directory"))
+                    .join(class)
+                    .join(config.get("cleanup_service_name"))
+            })
+            .collect(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

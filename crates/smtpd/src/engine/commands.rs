@@ -59,7 +59,7 @@ impl Session {
             }
         };
         // RCPT waiting for cleanup, DATA/BDAT in progress count later.
-        if !matches!(self.mode, Mode::Waiting) && !(ok && matches!(verb, Verb::Data | Verb::Bdat)) {
+        if !(matches!(self.mode, Mode::Waiting) || ok && matches!(verb, Verb::Data | Verb::Bdat)) {
             self.count(verb, ok);
         }
     }
@@ -692,12 +692,12 @@ impl Session {
     /// ETRN: Rostfix has no fast flush service yet, so every domain gets
     /// the answer Postfix gives for a domain outside `fast_flush_domains`.
     fn etrn(&mut self, args: &str, out: &mut Vec<Out>) -> Handled {
-        if args.is_empty() {
-            self.error(out, "500 Syntax: ETRN domain");
-            return false;
-        }
         if self.tx.is_some() {
             self.error(out, "503 Error: MAIL transaction in progress");
+            return false;
+        }
+        if args.is_empty() {
+            self.error(out, "500 Syntax: ETRN domain");
             return false;
         }
         let domain = args.trim_start_matches(['@', '#']);

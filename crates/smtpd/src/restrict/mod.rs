@@ -62,7 +62,7 @@ pub struct Codes {
     pub non_fqdn: u16,
     /// `invalid_hostname_reject_code`.
     pub invalid_hostname: u16,
-    /// `unverified`... `unlisted sender`: `smtpd_reject_unlisted_sender` uses 5.1.0 with the same codes.
+    /// `show_user_unknown_table_name`.
     pub show_table_name: bool,
 }
 
