@@ -24,7 +24,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use global::deliver::content::{Content, ContentError, CopyError, CopyOptions, mail_copy};
-use global::deliver::dsn::{Dsn, EX_SOFTWARE, dsn_split, dsn_valid, is_sys_exits_code, sys_exits_detail};
+use global::deliver::dsn::{
+    Dsn, EX_SOFTWARE, dsn_split, dsn_valid, is_sys_exits_code, sys_exits_detail,
+};
 
 /// How much command output is kept (`VSTREAM_BUFSIZE`).
 const OUTPUT_LIMIT: usize = 4096;
@@ -33,7 +35,8 @@ const OUTPUT_LIMIT: usize = 4096;
 const DEFAULT_PATH: &str = "/usr/bin:/bin";
 
 /// Characters that let `exec_command()` skip the shell (`ok_chars`).
-const OK_CHARS: &str = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ \t";
+const OK_CHARS: &str =
+    "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ \t";
 
 /// What to run and how.
 #[derive(Debug, Clone, Default)]
@@ -102,7 +105,13 @@ pub fn exit_status(
     } else {
         format!(". Command output: {output}")
     };
-    let dtext = |default: String| if output.is_empty() { default } else { output.to_string() };
+    let dtext = |default: String| {
+        if output.is_empty() {
+            default
+        } else {
+            output.to_string()
+        }
+    };
     let software = sys_exits_detail(EX_SOFTWARE).text;
     if timed_out {
         return CommandStatus::Failed(Dsn::unix(
@@ -302,7 +311,9 @@ fn read_output(
         if exited_at.is_some_and(|t| now.duration_since(t) > Duration::from_millis(200)) {
             return (kept, false);
         }
-        let wait = deadline.saturating_duration_since(now).min(Duration::from_millis(50));
+        let wait = deadline
+            .saturating_duration_since(now)
+            .min(Duration::from_millis(50));
         let mut pfd = libc::pollfd {
             fd: reader.as_raw_fd(),
             events: libc::POLLIN,
@@ -333,10 +344,30 @@ mod tests {
     #[test]
     fn argv_table() {
         let cases: &[(&str, &str, &str, &[&str])] = &[
-            ("plain words exec directly", "/usr/bin/vacation bob", "", &["/usr/bin/vacation", "bob"]),
-            ("metachar uses sh", "cat > /tmp/x", "", &["/bin/sh", "-c", "cat > /tmp/x"]),
-            ("quote uses sh", "echo 'a b'", "", &["/bin/sh", "-c", "echo 'a b'"]),
-            ("shell set", "/bin/true", "/bin/bash -c", &["/bin/bash", "-c", "/bin/true"]),
+            (
+                "plain words exec directly",
+                "/usr/bin/vacation bob",
+                "",
+                &["/usr/bin/vacation", "bob"],
+            ),
+            (
+                "metachar uses sh",
+                "cat > /tmp/x",
+                "",
+                &["/bin/sh", "-c", "cat > /tmp/x"],
+            ),
+            (
+                "quote uses sh",
+                "echo 'a b'",
+                "",
+                &["/bin/sh", "-c", "echo 'a b'"],
+            ),
+            (
+                "shell set",
+                "/bin/true",
+                "/bin/bash -c",
+                &["/bin/bash", "-c", "/bin/true"],
+            ),
             ("empty command", "", "", &["/bin/sh", "-c", ""]),
         ];
         for (name, cmd, shell, want) in cases {
@@ -344,22 +375,78 @@ mod tests {
         }
     }
 
+    /// Name, timed out, signal, exit code, output, expected (status, reason).
+    type StatusCase<'a> = (
+        &'a str,
+        bool,
+        Option<i32>,
+        Option<i32>,
+        &'a str,
+        Option<(&'a str, &'a str)>,
+    );
+
     #[test]
     fn exit_status_table() {
-        let cases: &[(&str, bool, Option<i32>, Option<i32>, &str, Option<(&str, &str)>)] = &[
+        let cases: &[StatusCase<'_>] = &[
             ("ok", false, None, Some(0), "", None),
-            ("tempfail", false, None, Some(75), "", Some(("4.3.0", "temporary failure"))),
-            ("nouser", false, None, Some(67), "x", Some(("5.1.1", "user unknown. Command output: x"))),
-            ("other code", false, None, Some(1), "", Some(("5.3.0", "Command died with status 1: \"c\""))),
-            ("dsn in output", false, None, Some(1), "4.2.2 full", Some(("4.2.2", "full"))),
-            ("signal defers", false, Some(9), None, "", Some(("4.3.0", "Command died with signal 9: \"c\""))),
-            ("timeout bounces", true, None, None, "", Some(("5.3.0", "Command time limit exceeded: \"c\""))),
+            (
+                "tempfail",
+                false,
+                None,
+                Some(75),
+                "",
+                Some(("4.3.0", "temporary failure")),
+            ),
+            (
+                "nouser",
+                false,
+                None,
+                Some(67),
+                "x",
+                Some(("5.1.1", "user unknown. Command output: x")),
+            ),
+            (
+                "other code",
+                false,
+                None,
+                Some(1),
+                "",
+                Some(("5.3.0", "Command died with status 1: \"c\"")),
+            ),
+            (
+                "dsn in output",
+                false,
+                None,
+                Some(1),
+                "4.2.2 full",
+                Some(("4.2.2", "full")),
+            ),
+            (
+                "signal defers",
+                false,
+                Some(9),
+                None,
+                "",
+                Some(("4.3.0", "Command died with signal 9: \"c\"")),
+            ),
+            (
+                "timeout bounces",
+                true,
+                None,
+                None,
+                "",
+                Some(("5.3.0", "Command time limit exceeded: \"c\"")),
+            ),
         ];
         for (name, t, sig, code, out, want) in cases {
             match (exit_status("c", *t, *sig, *code, out), want) {
                 (CommandStatus::Ok, None) => {}
                 (CommandStatus::Failed(d), Some((s, r))) => {
-                    assert_eq!((d.status.as_str(), d.reason.as_str()), (*s, *r), "case {name}")
+                    assert_eq!(
+                        (d.status.as_str(), d.reason.as_str()),
+                        (*s, *r),
+                        "case {name}"
+                    )
                 }
                 (other, _) => panic!("case {name}: {other:?}"),
             }

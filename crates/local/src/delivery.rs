@@ -21,6 +21,14 @@ use crate::privs::{AsUser, UserAttr, getpwnam, privileged};
 use crate::recipient::verify;
 use crate::state::{Attr, Ctx};
 
+/// A failed delivery step: status and reason (small, unlike [`Dsn`]).
+type Fail = (String, String);
+
+/// A [`Fail`] value.
+fn fail(status: &str, reason: impl Into<String>) -> Fail {
+    (status.to_string(), reason.into())
+}
+
 /// Copy options shared by every destination.
 fn base_copy(a: &Attr) -> CopyOptions {
     CopyOptions {
@@ -145,7 +153,10 @@ fn deliver_mailbox_file(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr) {
     }
     let s = &ctx.env.s;
     let (mailbox, spool) = if s.home_mailbox.is_empty() {
-        (format!("{}/{}", s.spool_dir, a.user), Some(s.spool_dir.clone()))
+        (
+            format!("{}/{}", s.spool_dir, a.user),
+            Some(s.spool_dir.clone()),
+        )
     } else {
         let home = usr.home.clone().unwrap_or_default();
         (format!("{home}/{}", s.home_mailbox), None)
@@ -177,16 +188,18 @@ fn deliver_mailbox_file(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr) {
     let content = ctx.job.content();
     let result = (|| {
         let _guard = AsUser::switch(spool_ids.0, spool_ids.1, ctx.env.owner_ids)
-            .map_err(|e| Dsn::simple("4.3.0", format!("set_eugid: {e}")))?;
-        let mut mbox = Mbox::open(Path::new(&mailbox), &opts)
-            .map_err(|e| Dsn::simple(&e.status, e.reason))?;
+            .map_err(|e| fail("4.3.0", format!("set_eugid: {e}")))?;
+        let mut mbox =
+            Mbox::open(Path::new(&mailbox), &opts).map_err(|e| fail(&e.status, e.reason))?;
         let md = mbox
             .file()
             .metadata()
-            .map_err(|e| Dsn::simple("4.3.0", format!("fstat: {e}")))?;
+            .map_err(|e| fail("4.3.0", format!("fstat: {e}")))?;
         if strict && md.uid() != expect_uid {
-            tracing::warn!("specify \"strict_mailbox_ownership = no\" to ignore mailbox ownership mismatch");
-            return Err(Dsn::simple(
+            tracing::warn!(
+                "specify \"strict_mailbox_ownership = no\" to ignore mailbox ownership mismatch"
+            );
+            return Err(fail(
                 "4.2.0",
                 format!("destination {mailbox} is not owned by recipient"),
             ));
@@ -194,32 +207,36 @@ fn deliver_mailbox_file(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr) {
         let _user = if spool_ids != (usr.uid, usr.gid) {
             Some(
                 AsUser::switch(usr.uid, usr.gid, spool_ids)
-                    .map_err(|e| Dsn::simple("4.3.0", format!("set_eugid: {e}")))?,
+                    .map_err(|e| fail("4.3.0", format!("set_eugid: {e}")))?,
             )
         } else {
             None
         };
-        let mut content = content.map_err(|e| Dsn::simple("4.3.0", format!("read queue file: {e}")))?;
-        mbox.append(opts.size_limit, |mut w| mail_copy(&mut content, &mut w, &copy))
-            .map_err(|e| {
-                if e.corrupt {
-                    Dsn::simple("4.3.0", format!("corrupt:{}", e.reason))
-                } else {
-                    Dsn::simple(&e.status, e.reason)
-                }
-            })
+        let mut content = content.map_err(|e| fail("4.3.0", format!("read queue file: {e}")))?;
+        mbox.append(opts.size_limit, |mut w| {
+            mail_copy(&mut content, &mut w, &copy)
+        })
+        .map_err(|e| {
+            if e.corrupt {
+                fail("4.3.0", format!("corrupt:{}", e.reason))
+            } else {
+                fail(&e.status, e.reason)
+            }
+        })
     })();
     match result {
         Ok(_) => ctx.sent(&a, "delivered to mailbox"),
-        Err(d) if d.reason.starts_with("corrupt:") => {
-            ctx.defer(&a, "4.3.0", "mail system error: queue file content is damaged")
-        }
+        Err(d) if d.1.starts_with("corrupt:") => ctx.defer(
+            &a,
+            "4.3.0",
+            "mail system error: queue file content is damaged",
+        ),
         Err(d) => {
             let reason = format!(
                 "cannot update mailbox {mailbox} for user {}. {}",
-                a.user, d.reason
+                a.user, d.1
             );
-            ctx.fail(&a, Dsn::simple(&d.status, reason));
+            ctx.fail(&a, Dsn::simple(&d.0, reason));
         }
     }
 }
@@ -249,15 +266,17 @@ pub fn deliver_maildir(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr, path: &s
             corrupt: false,
             access: false,
         }),
-        (Ok(_g), Ok(mut content)) => {
-            crate::maildir::deliver(Path::new(path), |mut w| mail_copy(&mut content, &mut w, &copy))
-        }
+        (Ok(_g), Ok(mut content)) => crate::maildir::deliver(Path::new(path), |mut w| {
+            mail_copy(&mut content, &mut w, &copy)
+        }),
     };
     match result {
         Ok(_) => ctx.sent(a, "delivered to maildir"),
-        Err(e) if e.corrupt => {
-            ctx.defer(a, "4.3.0", "mail system error: queue file content is damaged")
-        }
+        Err(e) if e.corrupt => ctx.defer(
+            a,
+            "4.3.0",
+            "mail system error: queue file content is damaged",
+        ),
         Err(e) => {
             if e.access {
                 tracing::warn!(
@@ -304,34 +323,33 @@ pub fn deliver_file(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr, path: &str)
     let content = ctx.job.content();
     let result = (|| {
         let _guard = AsUser::switch(usr.uid, usr.gid, ctx.env.owner_ids)
-            .map_err(|e| Dsn::simple("4.3.0", format!("set_eugid: {e}")))?;
-        let mut content = content.map_err(|e| Dsn::simple("4.3.0", format!("read queue file: {e}")))?;
+            .map_err(|e| fail("4.3.0", format!("set_eugid: {e}")))?;
+        let mut content = content.map_err(|e| fail("4.3.0", format!("read queue file: {e}")))?;
         if special {
             let mut f = std::fs::OpenOptions::new()
                 .append(true)
                 .open(path)
-                .map_err(|e| Dsn::simple("5.2.0", format!("cannot open file: {e}")))?;
+                .map_err(|e| fail("5.2.0", format!("cannot open file: {e}")))?;
             return mail_copy(&mut content, &mut f, &copy)
                 .map(|_| 0)
-                .map_err(|e| Dsn::simple("5.2.0", e.to_string()));
+                .map_err(|e| fail("5.2.0", e.to_string()));
         }
-        let mut mbox = Mbox::open(Path::new(path), &opts)
-            .map_err(|e| Dsn::simple(&e.status, e.reason))?;
+        let mut mbox = Mbox::open(Path::new(path), &opts).map_err(|e| fail(&e.status, e.reason))?;
         let md = mbox
             .file()
             .metadata()
-            .map_err(|e| Dsn::simple("4.3.0", format!("fstat: {e}")))?;
+            .map_err(|e| fail("4.3.0", format!("fstat: {e}")))?;
         if md.mode() & 0o111 != 0 {
-            return Err(Dsn::simple("5.7.1", "destination file is executable"));
+            return Err(fail("5.7.1", "destination file is executable"));
         }
         mbox.append(0, |mut w| mail_copy(&mut content, &mut w, &copy))
-            .map_err(|e| Dsn::simple(&e.status, e.reason))
+            .map_err(|e| fail(&e.status, e.reason))
     })();
     match result {
         Ok(_) => ctx.sent(a, format!("delivered to file: {path}")),
         Err(d) => {
-            let reason = format!("cannot append message to file {path}: {}", d.reason);
-            ctx.fail(a, Dsn::simple(&d.status, reason));
+            let reason = format!("cannot append message to file {path}: {}", d.1);
+            ctx.fail(a, Dsn::simple(&d.0, reason));
         }
     }
 }
@@ -430,9 +448,11 @@ pub fn deliver_command(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr, command:
     match crate::command::run(&spec, &mut content, &copy) {
         CommandStatus::Ok => ctx.sent(a, format!("delivered to command: {command}")),
         CommandStatus::Failed(dsn) => ctx.fail(a, dsn),
-        CommandStatus::Corrupt(_) => {
-            ctx.defer(a, "4.3.0", "mail system error: queue file content is damaged")
-        }
+        CommandStatus::Corrupt(_) => ctx.defer(
+            a,
+            "4.3.0",
+            "mail system error: queue file content is damaged",
+        ),
     }
 }
 
@@ -449,7 +469,13 @@ pub fn deliver_pass(ctx: &mut Ctx<'_, '_>, a: &Attr, transport: &str) {
         ctx.defer(a, "4.3.5", "mail system configuration error");
         return;
     }
-    let top = ctx.job.request.recipients.first().cloned().unwrap_or_default();
+    let top = ctx
+        .job
+        .request
+        .recipients
+        .first()
+        .cloned()
+        .unwrap_or_default();
     let request = DeliveryRequest {
         nexthop,
         recipients: vec![DeliveryRecipient {
@@ -462,11 +488,10 @@ pub fn deliver_pass(ctx: &mut Ctx<'_, '_>, a: &Attr, transport: &str) {
         ..ctx.job.request.clone()
     };
     let socket = format!("private/{service}");
-    let reply = UnixStream::connect(&socket)
-        .and_then(|mut s| {
-            s.set_read_timeout(Some(Duration::from_secs(3600)))?;
-            call::<_, DeliveryReply>(&mut s, &request, DEFAULT_MAX_FRAME).map_err(std::io::Error::other)
-        });
+    let reply = UnixStream::connect(&socket).and_then(|mut s| {
+        s.set_read_timeout(Some(Duration::from_secs(3600)))?;
+        call::<_, DeliveryReply>(&mut s, &request, DEFAULT_MAX_FRAME).map_err(std::io::Error::other)
+    });
     match reply {
         Ok(DeliveryReply::Results(r)) if r.len() == 1 => {
             let r = &r[0];
@@ -483,7 +508,11 @@ pub fn deliver_pass(ctx: &mut Ctx<'_, '_>, a: &Attr, transport: &str) {
         }
         Err(e) => {
             tracing::warn!("connect to transport private/{service}: {e}");
-            ctx.defer(a, "4.3.0", format!("connect to transport private/{service}: {e}"));
+            ctx.defer(
+                a,
+                "4.3.0",
+                format!("connect to transport private/{service}: {e}"),
+            );
         }
     }
 }

@@ -27,7 +27,7 @@ pub struct Batch {
 /// What forwarding needs besides the recipients.
 #[derive(Debug, Clone)]
 pub struct ForwardSettings {
-    /// Socket path of cleanup (`private/cleanup`, relative to the queue directory).
+    /// Socket path of cleanup (`public/cleanup`, relative to the queue directory).
     pub socket: String,
     /// `myhostname`.
     pub myhostname: String,
@@ -184,7 +184,15 @@ mod tests {
         assert_eq!(lines[0], "Received: by mx.example.com (Postfix)");
         assert!(lines[1].starts_with("\tid 4F1A2B3C4D; "), "{}", lines[1]);
         assert_eq!(lines[2], "Delivered-To: bob@example.com");
-        let no_dt = prepended(&ForwardSettings { delivered_header: false, ..s }, "X", 0, "a");
+        let no_dt = prepended(
+            &ForwardSettings {
+                delivered_header: false,
+                ..s
+            },
+            "X",
+            0,
+            "a",
+        );
         assert_eq!(no_dt.lines().count(), 2);
     }
 

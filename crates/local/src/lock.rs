@@ -41,7 +41,7 @@ impl DotLock {
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .mode(0)
+                .mode(0o0)
                 .open(&lock)
             {
                 Ok(_) => return Ok(DotLock { path: lock }),
@@ -211,7 +211,11 @@ mod tests {
                 .args(["-c", &script, path.to_str().expect("utf8")])
                 .status();
             if let Ok(st) = st {
-                assert_eq!(st.code(), Some(3), "{kind:?} lock not seen by another process");
+                assert_eq!(
+                    st.code(),
+                    Some(3),
+                    "{kind:?} lock not seen by another process"
+                );
             }
             unlock_file(&f, kind);
         }

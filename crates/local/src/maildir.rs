@@ -88,16 +88,25 @@ where
     let file = match create() {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            make_dirs(&tmpdir)
-                .and_then(|_| create())
-                .map_err(|e| {
-                    fail(&e, format!("create {}: {}", tmpfile.display(), global::queue::strerror(&e)))
-                })?
+            make_dirs(&tmpdir).and_then(|_| create()).map_err(|e| {
+                fail(
+                    &e,
+                    format!(
+                        "create {}: {}",
+                        tmpfile.display(),
+                        global::queue::strerror(&e)
+                    ),
+                )
+            })?
         }
         Err(e) => {
             return Err(fail(
                 &e,
-                format!("create {}: {}", tmpfile.display(), global::queue::strerror(&e)),
+                format!(
+                    "create {}: {}",
+                    tmpfile.display(),
+                    global::queue::strerror(&e)
+                ),
             ));
         }
     };
@@ -133,13 +142,24 @@ where
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let _ = make_dirs(&curdir);
                 make_dirs(&newdir).and_then(|_| link()).map_err(|e| {
-                    fail(&e, format!("link to {}: {}", newfile.display(), global::queue::strerror(&e)))
+                    fail(
+                        &e,
+                        format!(
+                            "link to {}: {}",
+                            newfile.display(),
+                            global::queue::strerror(&e)
+                        ),
+                    )
                 })?;
             }
             Err(e) => {
                 return Err(fail(
                     &e,
-                    format!("link to {}: {}", newfile.display(), global::queue::strerror(&e)),
+                    format!(
+                        "link to {}: {}",
+                        newfile.display(),
+                        global::queue::strerror(&e)
+                    ),
                 ));
             }
         }
@@ -163,7 +183,13 @@ mod tests {
     fn names_table() {
         let t = UNIX_EPOCH + std::time::Duration::from_micros(1_700_000_000_123_456);
         let cases: &[(&str, u64, u64, &str, &str)] = &[
-            ("hex dev and inode", 0x803, 0x1a2b, "mx", "1700000000.V803I1a2bM123456.mx"),
+            (
+                "hex dev and inode",
+                0x803,
+                0x1a2b,
+                "mx",
+                "1700000000.V803I1a2bM123456.mx",
+            ),
             ("zero", 0, 0, "h", "1700000000.V0I0M123456.h"),
         ];
         for (name, dev, ino, host, want) in cases {
@@ -177,12 +203,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let md = dir.path().join("Maildir/");
         let path = deliver(&md, |w| {
-            w.write_all(b"Subject: x\n\nbody\n").map_err(CopyError::Write)?;
+            w.write_all(b"Subject: x\n\nbody\n")
+                .map_err(CopyError::Write)?;
             Ok(17)
         })
         .expect("deliver");
         assert!(path.starts_with(md.join("new")));
-        assert_eq!(std::fs::read_to_string(&path).expect("read"), "Subject: x\n\nbody\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "Subject: x\n\nbody\n"
+        );
         for sub in ["tmp", "new", "cur"] {
             let m = std::fs::metadata(md.join(sub)).expect(sub);
             assert_eq!(m.mode() & 0o777, 0o700, "{sub}");
@@ -201,8 +231,14 @@ mod tests {
         })
         .expect_err("fails");
         assert_eq!(e.status, "4.3.0");
-        assert_eq!(e.reason, "maildir delivery failed: error writing message: No space left on device");
+        assert_eq!(
+            e.reason,
+            "maildir delivery failed: error writing message: No space left on device"
+        );
         assert_eq!(std::fs::read_dir(md.join("tmp")).expect("tmp").count(), 0);
-        assert!(!md.join("new").exists() || std::fs::read_dir(md.join("new")).expect("new").count() == 0);
+        assert!(
+            !md.join("new").exists()
+                || std::fs::read_dir(md.join("new")).expect("new").count() == 0
+        );
     }
 }

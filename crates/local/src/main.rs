@@ -109,7 +109,7 @@ impl Local {
         let batch = std::mem::take(&mut ctx.batch);
         if !batch.is_empty() {
             let fwd = ForwardSettings {
-                socket: "private/cleanup".to_string(),
+                socket: format!("public/{}", self.env.s.cleanup_service),
                 myhostname: self.env.s.myhostname.clone(),
                 mail_name: self.env.s.mail_name.clone(),
                 delivered_header: self.env.s.delivered_hdr.forward,
@@ -122,7 +122,8 @@ impl Local {
                     for id in ids {
                         let o = Outcome::sent(
                             &ctx.relay,
-                            Dsn::simple("2.0.0", format!("forwarded as {id}")).with_action("relayed"),
+                            Dsn::simple("2.0.0", format!("forwarded as {id}"))
+                                .with_action("relayed"),
                         );
                         ctx.reports.push(state::Report {
                             to: top.address.clone(),

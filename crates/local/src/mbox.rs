@@ -124,7 +124,10 @@ pub fn safe_open(path: &Path, chown: Option<(u32, u32)>) -> Result<File, (io::Er
                     }
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                     Err(e) => {
-                        let t = format!("cannot create file exclusively: {}", global::queue::strerror(&e));
+                        let t = format!(
+                            "cannot create file exclusively: {}",
+                            global::queue::strerror(&e)
+                        );
                         return what(e, t);
                     }
                 }
@@ -140,7 +143,10 @@ pub fn safe_open(path: &Path, chown: Option<(u32, u32)>) -> Result<File, (io::Er
         }
     }
     let e = io::Error::from_raw_os_error(libc::EAGAIN);
-    Err((e, "file was created or removed while opening it".to_string()))
+    Err((
+        e,
+        "file was created or removed while opening it".to_string(),
+    ))
 }
 
 /// A writer that refuses to grow its file past `limit` (`EFBIG`).
@@ -187,7 +193,10 @@ impl Mbox {
                 Ok(l) => Some(l),
                 Err((e, text)) => {
                     let status = if e.kind() == io::ErrorKind::AlreadyExists {
-                        mbox_dsn(&io::Error::from_raw_os_error(libc::EAGAIN), opts.default_status)
+                        mbox_dsn(
+                            &io::Error::from_raw_os_error(libc::EAGAIN),
+                            opts.default_status,
+                        )
                     } else {
                         mbox_dsn(&e, opts.default_status)
                     };
@@ -302,7 +311,13 @@ mod tests {
             ("create", 0, b"one\n", true, "one\n"),
             ("append", 0, b"two\n", true, "one\ntwo\n"),
             ("fits exactly", 12, b"3\n\n\n", true, "one\ntwo\n3\n\n\n"),
-            ("over limit untouched", 14, b"four\n", false, "one\ntwo\n3\n\n\n"),
+            (
+                "over limit untouched",
+                14,
+                b"four\n",
+                false,
+                "one\ntwo\n3\n\n\n",
+            ),
         ];
         for (name, limit, data, ok, want) in cases {
             let mut m = Mbox::open(&path, &opts(*limit)).expect(name);
@@ -311,9 +326,16 @@ mod tests {
             assert_eq!(r.is_ok(), *ok, "case {name}: {r:?}");
             if let Err(e) = r {
                 assert_eq!(e.status, "5.2.2", "case {name}");
-                assert_eq!(e.reason, "error writing message: File too large", "case {name}");
+                assert_eq!(
+                    e.reason, "error writing message: File too large",
+                    "case {name}"
+                );
             }
-            assert_eq!(std::fs::read_to_string(&path).expect("read"), *want, "case {name}");
+            assert_eq!(
+                std::fs::read_to_string(&path).expect("read"),
+                *want,
+                "case {name}"
+            );
         }
         let mode = std::fs::metadata(&path).expect("md").mode() & 0o7777;
         assert_eq!(mode, 0o600);
@@ -327,7 +349,8 @@ mod tests {
         std::fs::write(&path, "keep\n").expect("seed");
         let mut m = Mbox::open(&path, &opts(0)).expect("open");
         let r = m.append(0, |w| {
-            w.write_all(b"partial message that fails").map_err(CopyError::Write)?;
+            w.write_all(b"partial message that fails")
+                .map_err(CopyError::Write)?;
             w.flush().map_err(CopyError::Write)?;
             Err(CopyError::Write(io::Error::from_raw_os_error(libc::ENOSPC)))
         });
@@ -365,7 +388,11 @@ mod tests {
         let held = Mbox::open(&path, &opts(0)).expect("first");
         let e = Mbox::open(&path, &opts(0)).err().expect("busy");
         assert_eq!(e.status, "4.2.0");
-        assert!(e.reason.starts_with("unable to create lock file"), "{}", e.reason);
+        assert!(
+            e.reason.starts_with("unable to create lock file"),
+            "{}",
+            e.reason
+        );
         drop(held);
     }
 }

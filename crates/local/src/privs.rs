@@ -124,7 +124,9 @@ mod tests {
         assert!(matches!(getpwnam("root"), Ok(Some(u)) if u.uid.is_root()));
         assert!(matches!(getpwnam("no-such-user-rostfix"), Ok(None)));
         assert!(matches!(getpwnam(""), Ok(None)));
-        let me = User::from_uid(nix::unistd::getuid()).expect("lookup").expect("me");
+        let me = User::from_uid(nix::unistd::getuid())
+            .expect("lookup")
+            .expect("me");
         let a = UserAttr::from_user(&me);
         assert_eq!(a.uid, me.uid.as_raw());
         assert_eq!(a.logname.as_deref(), Some(me.name.as_str()));

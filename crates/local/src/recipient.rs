@@ -155,7 +155,10 @@ fn alias_lookup(ctx: &Ctx<'_, '_>, name: &str) -> Result<Option<(String, String)
 /// `canon_addr_internal()`: the address in canonical form (`@$myorigin` appended).
 fn canonical(ctx: &Ctx<'_, '_>, addr: &str) -> String {
     match &ctx.env.resolver {
-        Some(r) => r.addr_context().rewrite.rewrite_internal(Context::Local, addr),
+        Some(r) => r
+            .addr_context()
+            .rewrite
+            .rewrite_internal(Context::Local, addr),
         None => addr.to_string(),
     }
 }
@@ -164,7 +167,10 @@ fn canonical(ctx: &Ctx<'_, '_>, addr: &str) -> String {
 fn deliver_alias(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr, name: &str) -> bool {
     let mut a = a.clone();
     a.level += 1;
-    if a.exp_from.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)) {
+    if a.exp_from
+        .as_deref()
+        .is_some_and(|f| f.eq_ignore_ascii_case(name))
+    {
         return false;
     }
     if a.level > MAX_LEVEL {
@@ -433,7 +439,11 @@ fn deliver_dotforward(ctx: &mut Ctx<'_, '_>, a: &Attr, _usr: &UserAttr) -> bool 
     let client = ctx.job.request.client.clone();
     let s = ctx.env.s.clone();
     let mut found: Option<(String, std::fs::Metadata)> = None;
-    for entry in s.forward_path.split([',', ' ', '\t', '\r', '\n']).filter(|e| !e.is_empty()) {
+    for entry in s
+        .forward_path
+        .split([',', ' ', '\t', '\r', '\n'])
+        .filter(|e| !e.is_empty())
+    {
         let lookup = attr_lookup(&a, &usr, &s.delimiter, &client);
         let Ok(e) = expand(entry, &lookup, &s.command_filter) else {
             continue;
@@ -515,12 +525,20 @@ fn deliver_include(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr, path: &str) 
     let st = match st {
         Ok(st) => st,
         Err(e) => {
-            config_error(ctx, &a, format!("unable to lookup :include: file {path}: {e}"));
+            config_error(
+                ctx,
+                &a,
+                format!("unable to lookup :include: file {path}: {e}"),
+            );
             return;
         }
     };
     if !st.file_type().is_file() {
-        config_error(ctx, &a, format!(":include: file {path} is not a regular file"));
+        config_error(
+            ctx,
+            &a,
+            format!(":include: file {path} is not a regular file"),
+        );
         return;
     }
     if st.mode() & 0o002 != 0 {
@@ -601,7 +619,11 @@ mod tests {
             ("simple", "bob\n", &["bob"]),
             ("comment and blank", "# x\n\nbob, lee\n", &["bob, lee"]),
             ("continuation", "a,\n  b\nc\n", &["a, b", "c"]),
-            ("no final newline", "\"|/usr/bin/vacation bob\"", &["\"|/usr/bin/vacation bob\""]),
+            (
+                "no final newline",
+                "\"|/usr/bin/vacation bob\"",
+                &["\"|/usr/bin/vacation bob\""],
+            ),
         ];
         for (name, text, want) in cases {
             assert_eq!(logical_lines(text), *want, "case {name}");
@@ -612,9 +634,21 @@ mod tests {
     fn alias_values_split_into_destinations() {
         let cases: &[(&str, &str, &[&str])] = &[
             ("list", "dongliang,lee,dl", &["dongliang", "lee", "dl"]),
-            ("include", ":include:/etc/mail/users", &[":include:/etc/mail/users"]),
-            ("quoted command", "\"|/usr/bin/vacation user\"", &["|/usr/bin/vacation user"]),
-            ("file and remote", "/var/log/x, tnuser@tn.edu.tw", &["/var/log/x", "tnuser@tn.edu.tw"]),
+            (
+                "include",
+                ":include:/etc/mail/users",
+                &[":include:/etc/mail/users"],
+            ),
+            (
+                "quoted command",
+                "\"|/usr/bin/vacation user\"",
+                &["|/usr/bin/vacation user"],
+            ),
+            (
+                "file and remote",
+                "/var/log/x, tnuser@tn.edu.tw",
+                &["/var/log/x", "tnuser@tn.edu.tw"],
+            ),
             ("backslash user", "\\dl, lee", &["dl", "lee"]),
         ];
         for (name, text, want) in cases {

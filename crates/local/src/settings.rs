@@ -185,6 +185,8 @@ pub struct Settings {
     pub mail_name: String,
     /// `require_home_directory`.
     pub require_home: bool,
+    /// `cleanup_service_name` (forwarded mail goes to `public/<name>`, as Postfix's forward.c).
+    pub cleanup_service: String,
 }
 
 impl Settings {
@@ -215,7 +217,10 @@ impl Settings {
                 "allow_mail_to_commands",
                 &c.get_list("allow_mail_to_commands"),
             ),
-            allow_files: ExpandMask::parse("allow_mail_to_files", &c.get_list("allow_mail_to_files")),
+            allow_files: ExpandMask::parse(
+                "allow_mail_to_files",
+                &c.get_list("allow_mail_to_files"),
+            ),
             delivered_hdr: DeliveredHeader::parse(&c.get_list("prepend_delivered_header")),
             expand_owner_alias: c.get_bool("expand_owner_alias").unwrap_or(false),
             owner_request_special: c.get_bool("owner_request_special").unwrap_or(true),
@@ -235,6 +240,7 @@ impl Settings {
             myhostname: c.get("myhostname"),
             mail_name: c.get("mail_name"),
             require_home: c.get_bool("require_home_directory").unwrap_or(false),
+            cleanup_service: c.get("cleanup_service_name"),
         }
     }
 }
@@ -279,7 +285,11 @@ mod tests {
         assert_eq!(s.mailbox_size_limit, 51_200_000);
         assert!(s.lock.fcntl && s.lock.dotlock);
         assert_eq!(s.stale_lock_time, Duration::from_secs(500));
-        assert!(s.forward_path.starts_with("$home/.forward"), "{}", s.forward_path);
+        assert!(
+            s.forward_path.starts_with("$home/.forward"),
+            "{}",
+            s.forward_path
+        );
         assert!(s.delivered_hdr.file && s.delivered_hdr.command && s.delivered_hdr.forward);
     }
 }

@@ -13,8 +13,8 @@ use std::collections::HashSet;
 use global::deliver::{Dsn, Job, LogContext, Outcome, status_line};
 use global::ipc::delivery::{DeliveryOutcome, DeliveryRecipient};
 
-use crate::forward::Batch;
 use crate::env::Env;
+use crate::forward::Batch;
 use crate::settings::ExpandType;
 
 /// Message and recipient attributes along one expansion path (`DELIVER_ATTR`).
@@ -144,7 +144,11 @@ fn rank(o: &Outcome) -> u8 {
 /// delivery. When the deciding report is for another address, the
 /// skeleton still logs one line for `top` (a deviation from Postfix, whose
 /// agents write the status line themselves).
-pub fn into_outcome(reports: Vec<Report>, top: &DeliveryRecipient, log: &LogContext<'_>) -> Outcome {
+pub fn into_outcome(
+    reports: Vec<Report>,
+    top: &DeliveryRecipient,
+    log: &LogContext<'_>,
+) -> Outcome {
     let Some(worst) = reports.iter().map(|r| rank(&r.outcome)).max() else {
         // Nothing was delivered and nothing failed: every path was a duplicate.
         return Outcome::sent("local", Dsn::simple("2.0.0", "delivered to mailbox"));
@@ -195,15 +199,26 @@ mod tests {
             address: "admin@h".into(),
             ..DeliveryRecipient::default()
         };
-        let r = |to: &str, o: Outcome| Report { to: to.into(), outcome: o };
+        let r = |to: &str, o: Outcome| Report {
+            to: to.into(),
+            outcome: o,
+        };
         let sent = || Outcome::sent("local", Dsn::simple("2.0.0", "delivered to mailbox"));
         let cases: Vec<(&str, Vec<Report>, DeliveryOutcome, &str)> = vec![
-            ("one sent", vec![r("admin@h", sent())], DeliveryOutcome::Sent, "delivered to mailbox"),
+            (
+                "one sent",
+                vec![r("admin@h", sent())],
+                DeliveryOutcome::Sent,
+                "delivered to mailbox",
+            ),
             (
                 "bounce wins over sent",
                 vec![
                     r("a@h", sent()),
-                    r("b@h", Outcome::bounced("local", Dsn::simple("5.1.1", "unknown user: \"b\""))),
+                    r(
+                        "b@h",
+                        Outcome::bounced("local", Dsn::simple("5.1.1", "unknown user: \"b\"")),
+                    ),
                 ],
                 DeliveryOutcome::Bounced,
                 "unknown user: \"b\"",
@@ -212,12 +227,20 @@ mod tests {
                 "defer wins over bounce",
                 vec![
                     r("a@h", Outcome::bounced("local", Dsn::simple("5.1.1", "x"))),
-                    r("admin@h", Outcome::deferred("local", Dsn::simple("4.2.0", "busy"))),
+                    r(
+                        "admin@h",
+                        Outcome::deferred("local", Dsn::simple("4.2.0", "busy")),
+                    ),
                 ],
                 DeliveryOutcome::Deferred,
                 "busy",
             ),
-            ("nothing", vec![], DeliveryOutcome::Sent, "delivered to mailbox"),
+            (
+                "nothing",
+                vec![],
+                DeliveryOutcome::Sent,
+                "delivered to mailbox",
+            ),
         ];
         for (name, reports, want, reason) in cases {
             let o = into_outcome(reports, &top, &log);

@@ -1,0 +1,792 @@
+//! End-to-end tests of the `local` delivery agent under master (issue 4).
+//!
+//! A private instance runs `local` (as root when the tests run as root,
+//! with `unpriv n`), `cleanup` for forwarded mail, and for the pipeline
+//! cases `pickup` and `qmgr`. Most cases play qmgr: they write a queue file
+//! into `active/` and send a `DeliveryRequest` over `private/local`, then
+//! check the reply, the maillog, and the mailbox as Python's `mailbox`
+//! module reads it (mbox and Maildir), with owner and mode when root.
+//!
+//! Test users: as root, `rostfix-u1`, `rostfix-u2` and `rostfix-u3` are
+//! created with `useradd` when missing (CI's `.ci/run` should create them).
+//! As an ordinary user only the cases that deliver to that user run; the
+//! others print why they were skipped.
+//!
+//! Expected texts are Postfix 3.7's (`local/*.c`): real Postfix daemons are
+//! not started here, so there is no side-by-side mailbox comparison.
+
+use std::collections::HashMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use global::ipc::delivery::{
+    DELIVERY_PROTOCOL_VERSION, DeliveryOutcome, DeliveryRecipient, DeliveryReply, DeliveryRequest,
+    DeliveryTimes, RecipientResult,
+};
+use global::ipc::{DEFAULT_MAX_FRAME, call};
+use global::queue::{Envelope, QueueFile, Recipient, RecordWriter, Timestamp};
+use rostfix_tests::instance::Instance;
+
+const MASTER_CF: &str = "\
+postlog   unix-dgram n  -       n       -       1       postlogd
+local     unix  -       n       n       -       -       local
+cleanup   unix  n       -       n       -       0       cleanup
+";
+
+const PIPELINE_CF: &str = "\
+postlog   unix-dgram n  -       n       -       1       postlogd
+pickup    unix  n       -       n       1       1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+filewriter unix -       n       n       -       -       pipe
+  flags=F user=nobody argv=/bin/sh @DIR@/deliver.sh @DIR@/out remote.${recipient}
+";
+
+const DELIVER_SH: &str = "#!/bin/sh\ncat > \"$1/$2.tmp\" && mv \"$1/$2.tmp\" \"$1/$2\"\n";
+
+const HOST: &str = "host.example";
+
+const MESSAGE: &str =
+    "From: alice@example.org\nSubject: test\n\nFrom the start\n>From quoted\nbody\n";
+
+/// `getent passwd NAME` fields, if the user exists.
+fn passwd(name: &str) -> Option<Vec<String>> {
+    let out = Command::new("getent")
+        .args(["passwd", name])
+        .output()
+        .ok()?;
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    out.status
+        .success()
+        .then(|| line.split(':').map(String::from).collect())
+}
+
+/// Whether the tests run as root (the uid of this process's files).
+fn is_root() -> bool {
+    let probe = tempfile::tempfile().expect("tempfile");
+    probe.metadata().expect("metadata").uid() == 0
+}
+
+/// The test users: three distinct accounts as root, `None` otherwise.
+fn users() -> Option<[String; 3]> {
+    if !is_root() {
+        return None;
+    }
+    let names = ["rostfix-u1", "rostfix-u2", "rostfix-u3"];
+    for n in names {
+        if passwd(n).is_none() {
+            // Parallel tests may race to create the same user: re-check below.
+            let _ = Command::new("useradd")
+                .args(["-m", "-s", "/bin/sh", n])
+                .status();
+        }
+        assert!(passwd(n).is_some(), "cannot create test user {n}");
+    }
+    Some(names.map(String::from))
+}
+
+/// The current user's name.
+fn me() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn uid_of(name: &str) -> u32 {
+    passwd(name).expect("user")[2].parse().expect("uid")
+}
+
+fn home_of(name: &str) -> String {
+    passwd(name).expect("user")[5].clone()
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_micros() as i64
+}
+
+/// A started instance with spool, output, forward and alias files under its directory.
+struct Local {
+    inst: Instance,
+}
+
+impl Local {
+    fn start(master_cf: &str, main_extra: &str, aliases: &str) -> Local {
+        let inst = Instance::new(master_cf, "");
+        let d = inst.path().to_path_buf();
+        for (sub, mode) in [
+            ("spool", 0o1777),
+            ("out", 0o777),
+            ("fwd", 0o755),
+            ("maildirs", 0o1777),
+        ] {
+            std::fs::create_dir(d.join(sub)).expect(sub);
+            std::fs::set_permissions(d.join(sub), std::fs::Permissions::from_mode(mode))
+                .expect("chmod");
+        }
+        let aliases = aliases.replace("@DIR@", &d.display().to_string());
+        std::fs::write(d.join("deliver.sh"), DELIVER_SH).expect("deliver.sh");
+        std::fs::write(d.join("aliases"), aliases).expect("aliases");
+        let extra = format!(
+            "myhostname = {HOST}\nmydomain = example\nmydestination = $myhostname, localhost\n\
+             mail_spool_directory = {dir}/spool\nalias_maps = hash:{dir}/aliases\n\
+             alias_database = hash:{dir}/aliases\nrecipient_delimiter = +\n\
+             forward_path = {dir}/fwd/$user.forward\ndefault_transport = filewriter\n\
+             deliver_lock_delay = 1s\n{}\n",
+            main_extra.replace("@DIR@", &d.display().to_string()),
+            dir = d.display(),
+        );
+        let main_cf = d.join("etc/main.cf");
+        let mut text = std::fs::read_to_string(&main_cf).expect("main.cf");
+        text.push_str(&extra);
+        std::fs::write(&main_cf, text).expect("main.cf");
+        let out = inst.command(
+            "postalias",
+            &[d.join("aliases").to_str().expect("utf8")],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "postalias: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(inst.postfix("start"), 0, "start; log:\n{}", inst.log());
+        assert!(inst.wait_log("daemon started", 10), "{}", inst.log());
+        Local { inst }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.inst.path().to_path_buf()
+    }
+
+    /// Writes `active/ID` and returns the request for one recipient.
+    fn queue(&self, id: &str, sender: &str, rcpt: &str, body: &str) -> DeliveryRequest {
+        let now = now_us();
+        let env = Envelope {
+            arrival: Timestamp {
+                sec: now / 1_000_000 - 1,
+                usec: 0,
+            },
+            sender: sender.into(),
+            recipients: vec![Recipient {
+                address: rcpt.to_string(),
+                orig: Some(rcpt.to_string()),
+                ..Recipient::default()
+            }],
+            ..Envelope::default()
+        };
+        let bytes = RecordWriter::default()
+            .to_vec(&env, body.as_bytes())
+            .expect("queue file");
+        let active = self.inst.queue_dir().join("active");
+        std::fs::create_dir_all(&active).expect("active");
+        let path = active.join(id);
+        std::fs::write(&path, &bytes).expect("write queue file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let size = QueueFile::read(std::io::Cursor::new(&bytes))
+            .expect("parse")
+            .size
+            .expect("size record");
+        DeliveryRequest {
+            version: DELIVERY_PROTOCOL_VERSION,
+            queue_name: "active".into(),
+            queue_id: id.into(),
+            data_offset: size.data_offset as u64,
+            data_size: size.data_size as u64,
+            nexthop: HOST.into(),
+            sender: sender.into(),
+            recipients: vec![DeliveryRecipient {
+                address: rcpt.to_string(),
+                orig_address: rcpt.to_string(),
+                ..DeliveryRecipient::default()
+            }],
+            times: DeliveryTimes {
+                arrival_us: env.arrival.sec * 1_000_000,
+                active_us: now - 500_000,
+                sent_us: now - 100_000,
+            },
+            ..DeliveryRequest::default()
+        }
+    }
+
+    /// Sends `request` to `private/local` as qmgr does.
+    fn deliver(&self, request: &DeliveryRequest) -> RecipientResult {
+        let mut stream = UnixStream::connect(self.inst.socket("local")).expect("connect local");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        let reply: DeliveryReply = call(&mut stream, request, DEFAULT_MAX_FRAME).expect("reply");
+        match reply {
+            DeliveryReply::Results(mut r) => r.remove(0),
+            DeliveryReply::Failed { reason } => {
+                panic!("local failed: {reason}\n{}", self.inst.log())
+            }
+        }
+    }
+
+    /// Queue and deliver in one step.
+    fn send(&self, id: &str, rcpt: &str, body: &str) -> RecipientResult {
+        let req = self.queue(id, "alice@example.org", rcpt, body);
+        self.deliver(&req)
+    }
+
+    /// The log line `ID: to=<to>...`, waited for.
+    fn line(&self, id: &str, to: &str) -> String {
+        let needle = format!("{id}: to=<{to}>");
+        assert!(
+            self.inst.wait_log(&needle, 10),
+            "no {needle}:\n{}",
+            self.inst.log()
+        );
+        self.inst
+            .log()
+            .lines()
+            .find(|l| l.contains(&needle))
+            .expect("line")
+            .to_string()
+    }
+}
+
+/// One message as Python's mailbox module read it.
+#[derive(Debug, Default)]
+struct Msg {
+    from: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Msg {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads an mbox (`kind = "mbox"`) or Maildir with Python's mailbox module.
+fn read_box(kind: &str, path: &Path) -> Vec<Msg> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("resources/local/readbox.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(kind)
+        .arg(path)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "python mailbox could not read {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut msgs: Vec<Msg> = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if line == "=== message" {
+            msgs.push(Msg::default());
+        } else if let Some(m) = msgs.last_mut() {
+            if let Some(f) = line.strip_prefix("from ") {
+                m.from = f.to_string();
+            } else if let Some(h) = line.strip_prefix("header ") {
+                let (n, v) = h.split_once(": ").unwrap_or((h, ""));
+                m.headers.push((n.to_string(), v.to_string()));
+            } else if let Some(b) = line.strip_prefix("body ") {
+                m.body = b.replace("\\n", "\n").replace("\\\\", "\\");
+            }
+        }
+    }
+    msgs
+}
+
+fn assert_owner_mode(path: &Path, user: &str, mode: u32) {
+    let md = std::fs::metadata(path).expect("metadata");
+    assert_eq!(md.mode() & 0o7777, mode, "mode of {}", path.display());
+    if is_root() {
+        assert_eq!(md.uid(), uid_of(user), "owner of {}", path.display());
+    }
+}
+
+fn wait_for(path: &Path, secs: u64) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn mbox_delivery_format_owner_and_log() {
+    let user = users().map_or_else(me, |u| u[0].clone());
+    let l = Local::start(MASTER_CF, "", "");
+    let rcpt = format!("{user}@{HOST}");
+    for (i, id) in ["A10000000001", "A10000000002"].iter().enumerate() {
+        let r = l.send(id, &rcpt, MESSAGE);
+        assert_eq!(r.outcome, DeliveryOutcome::Sent, "{r:?}\n{}", l.inst.log());
+        assert_eq!(r.reason, "delivered to mailbox");
+        let line = l.line(id, &rcpt);
+        assert!(line.contains("postfix/local["), "{line}");
+        assert!(line.contains(", relay=local, delay="), "{line}");
+        assert!(
+            line.ends_with("dsn=2.0.0, status=sent (delivered to mailbox)"),
+            "{line}"
+        );
+        let mbox = l.dir().join("spool").join(&user);
+        let msgs = read_box("mbox", &mbox);
+        assert_eq!(msgs.len(), i + 1, "messages after delivery {i}");
+    }
+    let mbox = l.dir().join("spool").join(&user);
+    assert_owner_mode(&mbox, &user, 0o600);
+    assert!(!l.dir().join("spool").join(format!("{user}.lock")).exists());
+    let msgs = read_box("mbox", &mbox);
+    let m = &msgs[0];
+    assert!(
+        m.from.starts_with("alice@example.org "),
+        "From_ line: {}",
+        m.from
+    );
+    let cases: &[(&str, &str)] = &[
+        ("Return-Path", "<alice@example.org>"),
+        ("X-Original-To", &rcpt),
+        ("Delivered-To", &rcpt),
+        ("Subject", "test"),
+    ];
+    for (name, want) in cases {
+        assert_eq!(m.header(name), Some(*want), "header {name}");
+    }
+    assert_eq!(
+        m.headers[0].0, "Return-Path",
+        "header order: {:?}",
+        m.headers
+    );
+    assert_eq!(m.body, ">From the start\n>From quoted\nbody\n");
+    let raw = std::fs::read_to_string(&mbox).expect("read");
+    assert!(raw.starts_with("From alice@example.org  "), "{raw}");
+    assert!(raw.ends_with("body\n\n"), "blank line after each message");
+}
+
+#[test]
+fn recipient_rules_table() {
+    let user = users().map_or_else(me, |u| u[0].clone());
+    let aliases = format!(
+        "relayme: {user}\npostmaster: {user}\ncmdalias: \"|cat > @DIR@/out/cmd\"\nfilealias: @DIR@/out/file.mbox\n\
+         dirfile: @DIR@/out/mdir/\n"
+    );
+    let l = Local::start(MASTER_CF, "allow_mail_to_commands = forward\n", &aliases);
+    let loop_msg = format!("Delivered-To: {user}@{HOST}\nSubject: loop\n\nbody\n");
+    let cases: Vec<(&str, String, String, DeliveryOutcome, String, String)> = vec![
+        (
+            "unknown user bounces",
+            "A20000000001".into(),
+            format!("nosuch@{HOST}"),
+            DeliveryOutcome::Bounced,
+            "5.1.1".into(),
+            "unknown user: \"nosuch\"".into(),
+        ),
+        (
+            "mail forwarding loop",
+            "A20000000002".into(),
+            format!("{user}@{HOST}"),
+            DeliveryOutcome::Bounced,
+            "5.4.6".into(),
+            format!("mail forwarding loop for {user}@{HOST}"),
+        ),
+        (
+            "extension delivers to the user",
+            "A20000000003".into(),
+            format!("{user}+tag@{HOST}"),
+            DeliveryOutcome::Sent,
+            "2.0.0".into(),
+            "delivered to mailbox".into(),
+        ),
+        (
+            "command restricted to forward",
+            "A20000000004".into(),
+            format!("cmdalias@{HOST}"),
+            DeliveryOutcome::Bounced,
+            "5.7.1".into(),
+            "mail to command is restricted".into(),
+        ),
+        (
+            "alias to file",
+            "A20000000005".into(),
+            format!("filealias@{HOST}"),
+            DeliveryOutcome::Sent,
+            "2.0.0".into(),
+            format!("delivered to file: {}/out/file.mbox", l.dir().display()),
+        ),
+        (
+            "alias to maildir file",
+            "A20000000006".into(),
+            format!("dirfile@{HOST}"),
+            DeliveryOutcome::Sent,
+            "2.0.0".into(),
+            "delivered to maildir".into(),
+        ),
+        (
+            "null username",
+            "A20000000007".into(),
+            format!("+x@{HOST}"),
+            DeliveryOutcome::Bounced,
+            "5.1.1".into(),
+            "unknown user: \"+x\"".into(),
+        ),
+    ];
+    for (name, id, rcpt, outcome, status, reason) in cases {
+        let body = if name == "mail forwarding loop" {
+            loop_msg.as_str()
+        } else {
+            MESSAGE
+        };
+        let r = l.send(&id, &rcpt, body);
+        assert_eq!(
+            (r.outcome, r.dsn_status.as_str(), r.reason.as_str()),
+            (outcome, status.as_str(), reason.as_str()),
+            "case {name}\n{}",
+            l.inst.log()
+        );
+    }
+    // The file and maildir destinations as aliases deliver them (default_privs when root).
+    let msgs = read_box("mbox", &l.dir().join("out/file.mbox"));
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(
+        msgs[0].header("Delivered-To"),
+        Some(format!("filealias@{HOST}").as_str())
+    );
+    let md = read_box("maildir", &l.dir().join("out/mdir"));
+    assert_eq!(md.len(), 1);
+    assert_eq!(
+        md[0].body, "From the start\n>From quoted\nbody\n",
+        "no quoting in Maildir"
+    );
+    // The extension keeps its Delivered-To.
+    let msgs = read_box("mbox", &l.dir().join("spool").join(&user));
+    assert_eq!(
+        msgs[0].header("Delivered-To"),
+        Some(format!("{user}+tag@{HOST}").as_str())
+    );
+}
+
+#[test]
+fn spool_maildir_size_limit_and_command() {
+    let user = users().map_or_else(me, |u| u[0].clone());
+    // Maildir in the spool (trailing slash).
+    let l = Local::start(MASTER_CF, "mail_spool_directory = @DIR@/maildirs/\n", "");
+    let rcpt = format!("{user}@{HOST}");
+    let r = l.send("A30000000001", &rcpt, MESSAGE);
+    assert_eq!(
+        (r.outcome, r.reason.as_str()),
+        (DeliveryOutcome::Sent, "delivered to maildir"),
+        "{}",
+        l.inst.log()
+    );
+    let md = l.dir().join("maildirs").join(&user);
+    let msgs = read_box("maildir", &md);
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].header("Return-Path"), Some("<alice@example.org>"));
+    assert_eq!(msgs[0].header("Delivered-To"), Some(rcpt.as_str()));
+    let file = std::fs::read_dir(md.join("new"))
+        .expect("new")
+        .next()
+        .expect("file")
+        .expect("entry");
+    let name = file.file_name().to_string_lossy().into_owned();
+    let parts: Vec<&str> = name.splitn(3, '.').collect();
+    assert!(parts[0].chars().all(|c| c.is_ascii_digit()), "{name}");
+    assert!(
+        parts[1].starts_with('V') && parts[1].contains('I') && parts[1].contains('M'),
+        "{name}"
+    );
+    assert_owner_mode(&file.path(), &user, 0o600);
+    assert_owner_mode(&md.join("cur"), &user, 0o700);
+    drop(l);
+
+    // mailbox_size_limit: the message bounces, the mailbox is untouched.
+    let l = Local::start(MASTER_CF, "mailbox_size_limit = 300\n", "");
+    let r = l.send("A30000000002", &rcpt, MESSAGE);
+    assert_eq!(r.outcome, DeliveryOutcome::Sent, "{}", l.inst.log());
+    let mbox = l.dir().join("spool").join(&user);
+    let before = std::fs::read(&mbox).expect("mbox");
+    let r = l.send("A30000000003", &rcpt, MESSAGE);
+    assert_eq!(r.outcome, DeliveryOutcome::Bounced, "{r:?}");
+    assert_eq!(r.dsn_status, "5.2.2");
+    assert_eq!(
+        r.reason,
+        format!(
+            "cannot update mailbox {}/spool/{user} for user {user}. error writing message: File too large",
+            l.dir().display()
+        )
+    );
+    assert_eq!(
+        std::fs::read(&mbox).expect("mbox"),
+        before,
+        "mailbox untouched"
+    );
+    drop(l);
+
+    // mailbox_command with Postfix's environment.
+    let cmd = "/bin/sh -c 'env > @DIR@/out/env.$USER; cat > @DIR@/out/msg.$USER'";
+    let l = Local::start(MASTER_CF, &format!("mailbox_command = {cmd}\n"), "");
+    let r = l.send("A30000000004", &format!("{user}+ext@{HOST}"), MESSAGE);
+    let shown = cmd.replace("@DIR@", &l.dir().display().to_string());
+    assert_eq!(
+        (r.outcome, r.reason.clone()),
+        (
+            DeliveryOutcome::Sent,
+            format!("delivered to command: {shown}")
+        ),
+        "{}",
+        l.inst.log()
+    );
+    let env = std::fs::read_to_string(l.dir().join(format!("out/env.{user}"))).expect("env");
+    let vars: HashMap<&str, &str> = env.lines().filter_map(|l| l.split_once('=')).collect();
+    let home = home_of(&user);
+    let cases: Vec<(&str, String)> = vec![
+        ("USER", user.clone()),
+        ("LOGNAME", user.clone()),
+        ("HOME", home),
+        ("EXTENSION", "ext".into()),
+        ("DOMAIN", HOST.into()),
+        ("LOCAL", format!("{user}+ext")),
+        ("RECIPIENT", format!("{user}+ext@{HOST}")),
+        ("ORIGINAL_RECIPIENT", format!("{user}+ext@{HOST}")),
+        ("SENDER", "alice@example.org".into()),
+        ("PATH", "/usr/bin:/bin".into()),
+    ];
+    for (k, want) in cases {
+        assert_eq!(vars.get(k).copied(), Some(want.as_str()), "env {k}:\n{env}");
+    }
+    assert!(vars.contains_key("SHELL"), "{env}");
+    let msg = std::fs::read_to_string(l.dir().join(format!("out/msg.{user}"))).expect("msg");
+    assert!(msg.starts_with("From alice@example.org  "), "{msg}");
+    assert!(msg.contains("\nDelivered-To: "), "{msg}");
+    assert!(
+        msg.contains("\nFrom the start\n"),
+        "commands get no >From quoting: {msg}"
+    );
+    if is_root() {
+        let md = std::fs::metadata(l.dir().join(format!("out/msg.{user}"))).expect("md");
+        assert_eq!(md.uid(), uid_of(&user), "command runs as the user");
+    }
+}
+
+#[test]
+fn concurrent_deliveries_while_a_reader_holds_the_lock() {
+    let user = users().map_or_else(me, |u| u[1].clone());
+    let l = Local::start(MASTER_CF, "", "");
+    let rcpt = format!("{user}@{HOST}");
+    let mbox = l.dir().join("spool").join(&user);
+    // Seed the mailbox, then hold both locks for 3 s as a mail reader would.
+    let r = l.send("C00000000000", &rcpt, MESSAGE);
+    assert_eq!(r.outcome, DeliveryOutcome::Sent, "{}", l.inst.log());
+    let reader = concat!(
+        "import fcntl,os,time,sys\np=sys.argv[1]\nfd=os.open(p+'.lock',os.O_WRONLY|os.O_CREAT|os.O_EXCL,0)\n",
+        "f=open(p,'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(3)\n",
+        "fcntl.lockf(f,fcntl.LOCK_UN)\nos.unlink(p+'.lock')\n"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", reader, mbox.to_str().expect("utf8")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("reader");
+    {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        assert_eq!(line.trim(), "locked");
+    }
+    let started = Instant::now();
+    let requests: Vec<DeliveryRequest> = (1..=20)
+        .map(|i| {
+            let body = format!(
+                "Subject: parallel {i}\n\nFrom line {i} needs quoting\nline two of {i}\n{}\n",
+                "x".repeat(2000 * (i % 3))
+            );
+            l.queue(&format!("C{i:011}"), "bob@example.org", &rcpt, &body)
+        })
+        .collect();
+    let results: Vec<RecipientResult> = std::thread::scope(|s| {
+        let handles: Vec<_> = requests.iter().map(|r| s.spawn(|| l.deliver(r))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let elapsed = started.elapsed();
+    let _ = child.wait();
+    for r in &results {
+        assert_eq!(r.outcome, DeliveryOutcome::Sent, "{r:?}\n{}", l.inst.log());
+    }
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "deliveries waited for the lock: {elapsed:?}"
+    );
+    let msgs = read_box("mbox", &mbox);
+    assert_eq!(msgs.len(), 21, "no loss");
+    let mut seen: Vec<usize> = Vec::new();
+    for m in &msgs[1..] {
+        let subj = m.header("Subject").expect("subject");
+        let i: usize = subj
+            .trim_start_matches("parallel ")
+            .parse()
+            .expect("number");
+        let want = format!(
+            ">From line {i} needs quoting\nline two of {i}\n{}\n\n",
+            "x".repeat(2000 * (i % 3))
+        );
+        assert_eq!(
+            m.body.trim_end_matches('\n'),
+            want.trim_end_matches('\n'),
+            "message {i} intact"
+        );
+        assert!(m.from.starts_with("bob@example.org "), "{}", m.from);
+        seen.push(i);
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=20).collect::<Vec<_>>());
+    eprintln!("20 parallel deliveries behind a 3 s reader lock took {elapsed:?}");
+}
+
+#[test]
+fn seed_aliases_forward_and_include_through_the_pipeline() {
+    let Some([u1, u2, u3]) = users() else {
+        eprintln!("skipped: alias seeds need three distinct users (run as root)");
+        return;
+    };
+    // The seeds' /etc/aliases with dongliang=u1, lee=u2, dl=u3.
+    let aliases = format!(
+        "admin: {u1}, {u2}, {u3}\nstaff: :include:@DIR@/users\n{u3}: {u3}, {u2}\nroot: admin\n\
+         service: admin, manager, tnuser@tn.edu.tw\nmanager: {u1}\nmailer-daemon: postmaster\n\
+         postmaster: {u1}\n"
+    );
+    let l = Local::start(PIPELINE_CF, "", &aliases);
+    let d = l.dir();
+    std::fs::write(d.join("users"), format!("{u1}\n{u2}\n")).expect("include file");
+    // u2's .forward keeps a copy, forwards to a remote address and runs a vacation-style command.
+    let fwd = d.join(format!("fwd/{u2}.forward"));
+    std::fs::write(
+        &fwd,
+        format!(
+            "\\{u2}, tnuser@tn.edu.tw, \"|/bin/sh -c 'cat > {}/out/vacation.{u2}'\"\n",
+            d.display()
+        ),
+    )
+    .expect(".forward");
+    let st = Command::new("chown")
+        .arg(&u2)
+        .arg(&fwd)
+        .status()
+        .expect("chown");
+    assert!(st.success());
+    let send = |to: &str, subject: &str| {
+        let out = rostfix_tests::run(
+            &rostfix_tests::rostfix("sendmail"),
+            &[
+                "-C",
+                l.inst.config_dir().to_str().expect("utf8"),
+                "-f",
+                "alice@example.org",
+                to,
+            ],
+            Some(&format!(
+                "From: alice@example.org\nSubject: {subject}\n\nhello\n"
+            )),
+        );
+        assert!(
+            out.status.success(),
+            "sendmail: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    send(&format!("root@{HOST}"), "to root");
+    let mb = |u: &str| d.join("spool").join(u);
+    for u in [&u1, &u3] {
+        assert!(
+            wait_for(&mb(u), 30),
+            "no mailbox for {u}:\n{}",
+            l.inst.log()
+        );
+    }
+    assert!(
+        wait_for(&d.join(format!("out/vacation.{u2}")), 30),
+        "no vacation:\n{}",
+        l.inst.log()
+    );
+    assert!(
+        l.inst
+            .wait_log(&format!("to=<{u1}@{HOST}>, orig_to=<root@{HOST}>"), 30),
+        "{}",
+        l.inst.log()
+    );
+    let m = read_box("mbox", &mb(&u1));
+    assert_eq!(
+        m[0].header("Delivered-To"),
+        Some(format!("root@{HOST}").as_str())
+    );
+    assert_eq!(
+        m[0].header("X-Original-To"),
+        Some(format!("root@{HOST}").as_str())
+    );
+    // u3 ("dl: dl, lee") keeps its copy; u2 gets one through u3 and keeps one through .forward.
+    assert!(
+        wait_for(&mb(&u2), 30),
+        "no mailbox for {u2}:\n{}",
+        l.inst.log()
+    );
+    // The remote member of u2's .forward went out through cleanup and the default transport.
+    assert!(
+        l.inst.wait_log("status=sent (forwarded as ", 30),
+        "{}",
+        l.inst.log()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let remote = loop {
+        let n = std::fs::read_dir(d.join("out"))
+            .expect("out")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("remote."))
+            .count();
+        if n > 0 || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        remote > 0,
+        "nothing reached the remote transport:\n{}",
+        l.inst.log()
+    );
+    assert_owner_mode(&mb(&u1), &u1, 0o600);
+    assert_owner_mode(&mb(&u3), &u3, 0o600);
+
+    // :include: members are always re-injected, then delivered locally.
+    let before = read_box("mbox", &mb(&u1)).len();
+    send(&format!("staff@{HOST}"), "to staff");
+    let end = Instant::now() + Duration::from_secs(30);
+    while read_box("mbox", &mb(&u1)).len() == before && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let m = read_box("mbox", &mb(&u1));
+    let last = m.last().expect("message");
+    assert_eq!(last.header("Subject"), Some("to staff"), "{}", l.inst.log());
+    assert!(
+        last.header("Received")
+            .is_some_and(|r| r.starts_with(&format!("by {HOST} (Postfix)"))),
+        "{:?}",
+        last.headers
+    );
+}
