@@ -382,7 +382,7 @@ fn recipient_rules_table() {
     let user = users().map_or_else(me, |u| u[0].clone());
     let aliases = format!(
         "relayme: {user}\npostmaster: {user}\ncmdalias: \"|cat > @DIR@/out/cmd\"\nfilealias: @DIR@/out/file.mbox\n\
-         dirfile: @DIR@/out/mdir/\n"
+         dirfile: @DIR@/out/mdir/\nlist: {user}\nowner-list: {user}\nself: self, {user}\n"
     );
     let l = Local::start(MASTER_CF, "allow_mail_to_commands = forward\n", &aliases);
     let loop_msg = format!("Delivered-To: {user}@{HOST}\nSubject: loop\n\nbody\n");
@@ -436,6 +436,30 @@ fn recipient_rules_table() {
             "delivered to maildir".into(),
         ),
         (
+            "required alias missing: discarded",
+            "A20000000008".into(),
+            format!("MAILER-DAEMON@{HOST}"),
+            DeliveryOutcome::Sent,
+            "2.0.0".into(),
+            "discarded".into(),
+        ),
+        (
+            "alias with owner- alias is re-injected",
+            "A20000000009".into(),
+            format!("list@{HOST}"),
+            DeliveryOutcome::Sent,
+            "2.0.0".into(),
+            "forwarded as ".into(),
+        ),
+        (
+            "self-reference goes to the mailbox (no such user: bounce)",
+            "A20000000010".into(),
+            format!("self@{HOST}"),
+            DeliveryOutcome::Bounced,
+            "5.1.1".into(),
+            "unknown user: \"self\"".into(),
+        ),
+        (
             "null username",
             "A20000000007".into(),
             format!("+x@{HOST}"),
@@ -451,13 +475,46 @@ fn recipient_rules_table() {
             MESSAGE
         };
         let r = l.send(&id, &rcpt, body);
+        let got = if reason.ends_with(' ') {
+            r.reason.get(..reason.len()).unwrap_or_default()
+        } else {
+            r.reason.as_str()
+        };
         assert_eq!(
-            (r.outcome, r.dsn_status.as_str(), r.reason.as_str()),
+            (r.outcome, r.dsn_status.as_str(), got),
             (outcome, status.as_str(), reason.as_str()),
             "case {name}\n{}",
             l.inst.log()
         );
     }
+    // The owner- alias became the envelope sender of the re-injected message.
+    let line = l.line("A20000000009", &format!("list@{HOST}"));
+    let new_id = line
+        .rsplit("forwarded as ")
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(')');
+    let out = l.inst.command("postcat", &["-q", new_id], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("sender: owner-list@{HOST}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("recipient: {user}@{HOST}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Delivered-To: list@{HOST}")),
+        "{text}"
+    );
+    // self: self, user delivered the user's copy and bounced the rest.
+    let line = l.line("A20000000010", &format!("{user}@{HOST}"));
+    assert!(line.contains(&format!("orig_to=<self@{HOST}>")), "{line}");
+    assert!(
+        line.ends_with("status=sent (delivered to mailbox)"),
+        "{line}"
+    );
     // The file and maildir destinations as aliases deliver them (default_privs when root).
     let msgs = read_box("mbox", &l.dir().join("out/file.mbox"));
     assert_eq!(msgs.len(), 1);
@@ -781,6 +838,9 @@ fn seed_aliases_forward_and_include_through_the_pipeline() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let m = read_box("mbox", &mb(&u1));
+    if std::env::var_os("ROSTFIX_SHOW_LOG").is_some() {
+        eprintln!("{}", l.inst.log());
+    }
     let last = m.last().expect("message");
     assert_eq!(last.header("Subject"), Some("to staff"), "{}", l.inst.log());
     assert!(
@@ -789,4 +849,53 @@ fn seed_aliases_forward_and_include_through_the_pipeline() {
         "{:?}",
         last.headers
     );
+}
+
+#[test]
+fn home_mailbox_maildir_and_mbox() {
+    let Some([_, _, u3]) = users() else {
+        eprintln!("skipped: home_mailbox writes into a home directory (run as root)");
+        return;
+    };
+    let rcpt = format!("{u3}@{HOST}");
+    let home = PathBuf::from(home_of(&u3));
+    for (name, param, kind, path) in [
+        (
+            "Maildir",
+            "home_mailbox = Maildir/\n",
+            "maildir",
+            home.join("Maildir"),
+        ),
+        (
+            "mbox",
+            "home_mailbox = Mailbox\n",
+            "mbox",
+            home.join("Mailbox"),
+        ),
+    ] {
+        let l = Local::start(MASTER_CF, param, "");
+        let stamp = format!("home {name} {}", now_us());
+        let body = format!("Subject: {stamp}\n\nhello\n");
+        let r = l.send("H00000000001", &rcpt, &body);
+        let want = if kind == "maildir" {
+            "delivered to maildir"
+        } else {
+            "delivered to mailbox"
+        };
+        assert_eq!(
+            (r.outcome, r.reason.as_str()),
+            (DeliveryOutcome::Sent, want),
+            "case {name}\n{}",
+            l.inst.log()
+        );
+        let msgs = read_box(kind, &path);
+        assert!(
+            msgs.iter()
+                .any(|m| m.header("Subject") == Some(stamp.as_str())),
+            "case {name}: message not in {}",
+            path.display()
+        );
+        let mode = if kind == "maildir" { 0o700 } else { 0o600 };
+        assert_owner_mode(&path, &u3, mode);
+    }
 }
