@@ -87,25 +87,6 @@ fn run(server: &mut Server) -> anyhow::Result<()> {
             }
         }
         anyhow::ensure!(!tcp.is_empty(), "smtpd needs an inet listener");
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        for l in tcp {
-            let tx = tx.clone();
-            tokio::task::spawn_local(async move {
-                loop {
-                    match l.accept().await {
-                        Ok(c) => {
-                            if tx.send(c).is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!("accept: {e}");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            });
-        }
         let mut reported_busy = false;
         loop {
             let used_up = max_use > 0 && served.get() >= max_use;
@@ -122,10 +103,26 @@ fn run(server: &mut Server) -> anyhow::Result<()> {
                     break;
                 }
             }
-            let next = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await;
-            let Ok(Some((stream, peer))) = next else {
-                continue;
-            };
+            // Accept only here, when a client will be served at once: a
+            // process that is used up or stopping leaves new clients to the next one.
+            let accept = std::future::poll_fn(|cx| {
+                for l in &tcp {
+                    if let std::task::Poll::Ready(r) = l.poll_accept(cx) {
+                        return std::task::Poll::Ready(r);
+                    }
+                }
+                std::task::Poll::Pending
+            });
+            let (stream, peer) =
+                match tokio::time::timeout(Duration::from_millis(500), accept).await {
+                    Err(_) => continue,
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => {
+                        tracing::warn!("accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
             let _ = stream.set_nodelay(true);
             served.set(served.get() + 1);
             active.set(active.get() + 1);
@@ -143,7 +140,7 @@ fn run(server: &mut Server) -> anyhow::Result<()> {
             });
         }
         // Stop accepting; let the sessions in progress finish.
-        drop(rx);
+        drop(tcp);
         while active.get() > 0 && !global::server::terminating() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
