@@ -9,6 +9,7 @@
 pub mod defaults;
 pub mod edit;
 pub mod expand;
+pub mod implemented;
 #[rustfmt::skip]
 mod params;
 pub mod parse;

@@ -31,8 +31,6 @@ pub struct ParamDef {
     pub default: &'static str,
     /// Value type.
     pub kind: Kind,
-    /// Whether Rostfix reads this parameter yet (`postfix check` warns otherwise).
-    pub implemented: bool,
     /// Whether the default is computed at run time (host name, networks, pid, ...).
     pub dynamic: bool,
 }
@@ -42,9 +40,18 @@ pub static ROSTFIX_PARAMS: &[ParamDef] = &[ParamDef {
     name: "rostfix_version",
     default: env!("CARGO_PKG_VERSION"),
     kind: Kind::Str,
-    implemented: true,
     dynamic: false,
 }];
+
+impl ParamDef {
+    /// Whether some Rostfix program reads this parameter (`postfix check`
+    /// warns about the others): it is in [`super::implemented::IMPLEMENTED`].
+    pub fn implemented(&self) -> bool {
+        super::implemented::IMPLEMENTED
+            .binary_search(&self.name)
+            .is_ok()
+    }
+}
 
 /// Parameters Postfix never `$name`-expands at configuration time
 /// (`get_mail_conf_raw`): their `$` belongs to the program that uses them.

@@ -165,7 +165,7 @@ pub fn config_warnings(ctx: &Ctx) -> Vec<String> {
     let mut seen = std::collections::BTreeSet::new();
     for e in ctx.config.entries() {
         if let Some(def) = registry::find(&e.name)
-            && !def.implemented
+            && !def.implemented()
             && seen.insert(e.name.clone())
         {
             out.push(format!(
