@@ -11,6 +11,37 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+/// `mailbox_delivery_lock`: which locks a mailbox delivery takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockStyle {
+    /// `fcntl`: a POSIX record lock on the open file.
+    pub fcntl: bool,
+    /// `flock`: a BSD lock on the open file.
+    pub flock: bool,
+    /// `dotlock`: `<mailbox>.lock` created exclusively.
+    pub dotlock: bool,
+}
+
+impl LockStyle {
+    /// Parses `fcntl, dotlock` and friends.
+    pub fn parse(words: &[String]) -> LockStyle {
+        let mut l = LockStyle {
+            fcntl: false,
+            flock: false,
+            dotlock: false,
+        };
+        for w in words {
+            match w.to_ascii_lowercase().as_str() {
+                "fcntl" => l.fcntl = true,
+                "flock" => l.flock = true,
+                "dotlock" => l.dotlock = true,
+                other => tracing::warn!("unknown mailbox lock type: {other}"),
+            }
+        }
+        l
+    }
+}
+
 /// How hard to try for a lock.
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {

@@ -57,10 +57,6 @@ mod delivery;
 mod env;
 mod expand;
 mod forward;
-mod lock;
-mod maildir;
-mod mbox;
-mod privs;
 mod recipient;
 mod settings;
 mod state;
@@ -70,6 +66,7 @@ use std::collections::HashSet;
 use global::deliver::content::delivered_to;
 use global::deliver::{self, Agent, Dsn, Failure, Job, LogContext, Outcome};
 use global::server::Server;
+use local::{lock, maildir, mbox, privs};
 
 use env::Env;
 use forward::{Batch, ForwardSettings};

@@ -18,8 +18,7 @@ use std::path::Path;
 
 use global::deliver::content::CopyError;
 
-use crate::lock::{DotLock, Kind, Retry, lock_file, unlock_file};
-use crate::settings::LockStyle;
+use crate::lock::{DotLock, Kind, LockStyle, Retry, lock_file, unlock_file};
 
 /// Why an append failed: a status and Postfix's reason text (without the
 /// caller's `cannot update mailbox ...` prefix).

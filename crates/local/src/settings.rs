@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use global::config::Config;
 
+pub use crate::lock::LockStyle;
+
 /// Where an address expansion came from (Postfix's `EXPAND_TYPE_*`), for
 /// `allow_mail_to_commands` and `allow_mail_to_files`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,37 +88,6 @@ impl DeliveredHeader {
             }
         }
         h
-    }
-}
-
-/// `mailbox_delivery_lock`: which locks a mailbox delivery takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockStyle {
-    /// `fcntl`: a POSIX record lock on the open file.
-    pub fcntl: bool,
-    /// `flock`: a BSD lock on the open file.
-    pub flock: bool,
-    /// `dotlock`: `<mailbox>.lock` created exclusively.
-    pub dotlock: bool,
-}
-
-impl LockStyle {
-    /// Parses `fcntl, dotlock` and friends.
-    pub fn parse(words: &[String]) -> LockStyle {
-        let mut l = LockStyle {
-            fcntl: false,
-            flock: false,
-            dotlock: false,
-        };
-        for w in words {
-            match w.to_ascii_lowercase().as_str() {
-                "fcntl" => l.fcntl = true,
-                "flock" => l.flock = true,
-                "dotlock" => l.dotlock = true,
-                other => tracing::warn!("unknown mailbox lock type: {other}"),
-            }
-        }
-        l
     }
 }
 
