@@ -76,15 +76,14 @@ fn read_reply(r: &mut BufReader<TcpStream>) -> String {
 fn run(port: u16, source: &str, steps: &[Step]) -> Vec<(String, String)> {
     let src: SocketAddr = format!("{source}:0").parse().expect("source");
     let sock = socket_from(src, port);
-    sock.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
     let mut w = sock.try_clone().expect("clone");
     let mut r = BufReader::new(sock);
     let mut out = Vec::new();
     for s in steps {
         match s {
-            Step::Send(line) => w
-                .write_all(format!("{line}\r\n").as_bytes())
-                .expect("send"),
+            Step::Send(line) => w.write_all(format!("{line}\r\n").as_bytes()).expect("send"),
             Step::Expect(want) => out.push((want.clone(), read_reply(&mut r))),
         }
     }
@@ -121,7 +120,11 @@ fn bind_connect(src: SocketAddr, dst: SocketAddr) -> TcpStream {
         assert!(fd >= 0, "socket");
         let s = to_sa(src);
         let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        assert_eq!(libc::bind(fd, (&s as *const libc::sockaddr_in).cast(), len), 0, "bind");
+        assert_eq!(
+            libc::bind(fd, (&s as *const libc::sockaddr_in).cast(), len),
+            0,
+            "bind"
+        );
         let d = to_sa(dst);
         let mut ok = false;
         for _ in 0..50 {
@@ -164,7 +167,12 @@ fn check_table(name: &str) {
             bad.push(format!("want {want}\n got {g}"));
         }
     }
-    assert!(bad.is_empty(), "{name}:\n{}\nlog:\n{}", bad.join("\n"), inst.log());
+    assert!(
+        bad.is_empty(),
+        "{name}:\n{}\nlog:\n{}",
+        bad.join("\n"),
+        inst.log()
+    );
 }
 
 #[test]
