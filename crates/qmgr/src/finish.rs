@@ -5,18 +5,19 @@
 use std::time::{Duration, SystemTime};
 
 use global::bounce_log::{self, LogEntry, LogKind};
+use global::deliver::{Dsn, LogContext, Outcome, status_line};
 use global::ipc::bounce::NoticeKind;
-use global::ipc::delivery::DeliveryRecipient;
+use global::ipc::delivery::{DeliveryRecipient, DeliveryTimes};
 use global::queue::{QueueId, mark_recipient_done};
 
-use crate::logline::StatusLine;
 use crate::message::{Message, clear_warn_record};
 use crate::scan::{self, now_secs, now_us};
 use crate::sched::Scheduler;
 use crate::worker::request_notice;
 
 impl Scheduler {
-    /// Log a line for an outcome qmgr decided itself.
+    /// Log a line for an outcome qmgr decided itself, in the agents' format
+    /// (`global::deliver::status_line`, Postfix's `log_adhoc()`), `relay=none`.
     fn log_status(
         &self,
         key: &str,
@@ -28,19 +29,25 @@ impl Scheduler {
         let Some(msg) = self.messages.get(key) else {
             return;
         };
-        let line = StatusLine {
-            queue_id: key,
-            recipient: &rcpt.address,
-            orig_recipient: &rcpt.orig_address,
-            relay: "none",
+        let now = now_us();
+        let times = DeliveryTimes {
             arrival_us: msg.arrival_us,
             active_us: msg.active_us,
-            now_us: now_us(),
-            dsn,
-            status,
-            reason,
+            sent_us: now,
         };
-        tracing::info!("{}", line.format());
+        let ctx = LogContext {
+            queue_id: key,
+            times: &times,
+            max_res: self.settings.log.max_res,
+            form: self.settings.log.form,
+        };
+        let dsn = Dsn::simple(dsn, reason);
+        let outcome = match status {
+            "bounced" => Outcome::bounced("none", dsn),
+            "sent" => Outcome::sent("none", dsn),
+            _ => Outcome::deferred("none", dsn),
+        };
+        tracing::info!("{}", status_line(&ctx, rcpt, &outcome, status, now));
     }
 
     /// A log entry for a recipient qmgr itself decided about.

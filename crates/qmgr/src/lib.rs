@@ -8,7 +8,8 @@
 //! * [`sched`]: destination queues, slow-start concurrency, throttling and
 //!   the event loop; `finish` (private): outcomes, notices, retries, expiry.
 //! * [`worker`]: the delivery and bounce protocol clients.
-//! * [`logline`]: the `to=<...>, relay=none, ...` lines qmgr logs itself.
+//! * the `to=<...>, relay=none, ...` lines qmgr logs itself use the agents'
+//!   formatter, `global::deliver::status_line`.
 //!
 //! No crate implements Postfix's scheduler; it is hand-written after
 //! `src/qmgr/*.c` (simplified: one FIFO of batches per destination, no
@@ -18,7 +19,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod finish;
-pub mod logline;
 pub mod message;
 pub mod scan;
 pub mod sched;

@@ -41,6 +41,9 @@ pub struct Settings {
     pub bounce_service: String,
     /// `defer_service_name`.
     pub defer_service: String,
+    /// `delay_logging_resolution_limit` and `info_log_address_format`, for
+    /// the status lines qmgr logs itself (the agents' log settings).
+    pub log: global::deliver::Settings,
     /// The whole configuration, for per-transport parameters.
     config: Config,
 }
@@ -114,6 +117,7 @@ impl Settings {
             double_bounce_sender: service("double_bounce_sender", "double-bounce"),
             bounce_service: service("bounce_service_name", "bounce"),
             defer_service: service("defer_service_name", "defer"),
+            log: global::deliver::Settings::from_config(config),
             config: config.clone(),
         }
     }
