@@ -177,6 +177,7 @@ fn deliver_mailbox_file(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr) {
         chown: chown.filter(|_| privileged()),
         size_limit: s.mailbox_size_limit,
         default_status: "5.2.0",
+        dotlock_may_fail: false,
     };
     let copy = mbox_copy(ctx, &a);
     let expect_uid = if privileged() {
@@ -318,6 +319,7 @@ pub fn deliver_file(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr, path: &str)
         chown: None,
         size_limit: 0,
         default_status: "5.2.0",
+        dotlock_may_fail: true,
     };
     let copy = mbox_copy(ctx, a);
     let content = ctx.job.content();

@@ -66,8 +66,11 @@ pub struct MboxOptions {
     pub chown: Option<(u32, u32)>,
     /// Final size limit in bytes (0 = none).
     pub size_limit: u64,
-    /// Status for errors without a more specific one (`5.2.0` for mailboxes, `5.3.0`... ).
+    /// Status for errors without a more specific one (`5.2.0`, virtual's `4.2.0`).
     pub default_status: &'static str,
+    /// A dotlock that cannot be created for another reason than "busy" is
+    /// skipped (`MBOX_DOT_LOCK_MAY_FAIL`: a directory the user cannot write).
+    pub dotlock_may_fail: bool,
 }
 
 /// `safe_open()` for appending: open an existing single-link regular file
@@ -190,6 +193,11 @@ impl Mbox {
         let dot = if opts.lock.dotlock {
             match DotLock::acquire(path, opts.retry) {
                 Ok(l) => Some(l),
+                Err((e, _))
+                    if opts.dotlock_may_fail && e.kind() != io::ErrorKind::AlreadyExists =>
+                {
+                    None
+                }
                 Err((e, text)) => {
                     let status = if e.kind() == io::ErrorKind::AlreadyExists {
                         mbox_dsn(
@@ -291,6 +299,7 @@ mod tests {
             chown: None,
             size_limit: limit,
             default_status: "5.2.0",
+            dotlock_may_fail: false,
         }
     }
 
