@@ -899,3 +899,46 @@ fn home_mailbox_maildir_and_mbox() {
         assert_owner_mode(&path, &u3, mode);
     }
 }
+
+/// Deliveries per second to one mbox and one Maildir, sequential requests
+/// over one connection each (`cargo test --test local -- --ignored rate`).
+#[test]
+#[ignore = "measurement; run on demand"]
+fn delivery_rate() {
+    let user = users().map_or_else(me, |u| u[0].clone());
+    let rcpt = format!("{user}@{HOST}");
+    let n = 300;
+    for (name, extra, kind) in [
+        ("mbox", "", "mbox"),
+        (
+            "Maildir",
+            "mail_spool_directory = @DIR@/maildirs/\n",
+            "maildir",
+        ),
+    ] {
+        let l = Local::start(MASTER_CF, extra, "");
+        let reqs: Vec<DeliveryRequest> = (0..n)
+            .map(|i| l.queue(&format!("R{i:011}"), "bob@example.org", &rcpt, MESSAGE))
+            .collect();
+        let mut stream = UnixStream::connect(l.inst.socket("local")).expect("connect");
+        let start = Instant::now();
+        for r in &reqs {
+            let reply: DeliveryReply = call(&mut stream, r, DEFAULT_MAX_FRAME).expect("reply");
+            assert!(
+                matches!(&reply, DeliveryReply::Results(v) if v[0].outcome == DeliveryOutcome::Sent),
+                "{reply:?}"
+            );
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let path = if kind == "mbox" {
+            l.dir().join("spool").join(&user)
+        } else {
+            l.dir().join("maildirs").join(&user)
+        };
+        assert_eq!(read_box(kind, &path).len(), n);
+        eprintln!(
+            "{name}: {n} deliveries in {secs:.2} s = {:.0}/s",
+            n as f64 / secs
+        );
+    }
+}
