@@ -139,11 +139,13 @@ fn rank(o: &Outcome) -> u8 {
 /// Turns the reports for queue-file recipient `top` into its outcome.
 ///
 /// The worst report decides (any deferral: qmgr retries; else any bounce:
-/// a notice). A report for `top` itself is left to the skeleton's log line;
-/// reports for expanded addresses are logged here, as Postfix logs each
-/// delivery. When the deciding report is for another address, the
-/// skeleton still logs one line for `top` (a deviation from Postfix, whose
-/// agents write the status line themselves).
+/// a notice) and is returned for the skeleton to log; every other report
+/// is logged here, as Postfix logs each delivery. The returned report is
+/// preferably one for `top` itself; when none is (an alias whose members
+/// are all local), the skeleton logs that member's result under `top`'s
+/// address: the number of lines matches Postfix, one `to=` shows the alias
+/// instead of the member. Exact lines need the skeleton to take the log
+/// address from the outcome (a `global::deliver` change).
 pub fn into_outcome(
     reports: Vec<Report>,
     top: &DeliveryRecipient,
