@@ -31,9 +31,14 @@
 //! forwarding -> cleanup), [`delivery`] (qmgr -> delivery agents), [`bounce`]
 //! (qmgr -> bounce) and [`showq`] (showq -> postqueue).
 
+pub mod anvil;
 pub mod bounce;
 pub mod cleanup;
 pub mod delivery;
+pub mod flush;
+pub mod proxymap;
+pub mod rewrite;
+pub mod scache;
 pub mod showq;
 
 use std::io::{self, Read, Write};
