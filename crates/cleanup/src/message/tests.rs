@@ -218,7 +218,16 @@ fn size_limit() {
 
 #[test]
 fn address_mapping_table() {
-    let cases: &[(&str, &str, &str, &[&str], &[&str], &str)] = &[
+    /// (name, main.cf, sender, recipients, wanted recipients, wanted sender)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        &'a [&'a str],
+        &'a str,
+    );
+    let cases: &[Case] = &[
         // (name, main.cf, sender, rcpts, want rcpts (envelope+extracted), want sender)
         (
             "canonical",

@@ -22,7 +22,9 @@ fn filter_table() {
         (rec::XTRA, ""),
         (rec::END, ""),
     ];
-    let cases: Vec<(&str, Vec<u8>, Result<Vec<u8>, StreamError>, usize)> = vec![
+    /// (name, input, wanted result, number of warnings)
+    type Case<'a> = (&'a str, Vec<u8>, Result<Vec<u8>, StreamError>, usize);
+    let cases: Vec<Case> = vec![
         ("good", recs(good), Ok(recs(good)), 0),
         (
             "caller time dropped",

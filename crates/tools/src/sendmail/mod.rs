@@ -175,11 +175,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                     }
                 }
                 b'V' => o.envid = Some(value),
-                b'o' => {
-                    if value == "i" {
-                        o.ignore_dot = true;
-                    }
-                }
+                b'o' if value == "i" => o.ignore_dot = true,
                 b'b' => {
                     o.mode = match value.chars().next() {
                         Some('m') | Some('a') => Mode::Enqueue,

@@ -10,7 +10,9 @@ fn s(v: &[&str]) -> Vec<String> {
 
 #[test]
 fn args_table() {
-    let cases: &[(&str, &[&str], fn(&Options) -> bool)] = &[
+    /// (name, arguments, check of the parsed options)
+    type Case<'a> = (&'a str, &'a [&'a str], fn(&Options) -> bool);
+    let cases: &[Case] = &[
         ("plain recipients", &["a@b", "c"], |o| {
             o.recipients == s(&["a@b", "c"]) && o.mode == Mode::Enqueue
         }),
@@ -78,7 +80,9 @@ fn args_table() {
 
 #[test]
 fn input_table() {
-    let cases: &[(&str, &str, bool, bool, &str, &[&str])] = &[
+    /// (name, input, -i, -t, wanted content, wanted extracted recipients)
+    type Case<'a> = (&'a str, &'a str, bool, bool, &'a str, &'a [&'a str]);
+    let cases: &[Case] = &[
         (
             "plain",
             "Subject: x\n\nbody\n",
