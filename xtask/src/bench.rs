@@ -7,6 +7,9 @@
 //! crate (median and 99th percentile per lookup, from the `dict_lookup_bench`
 //! example).
 
+#[path = "bench_queue.rs"]
+mod bench_queue;
+
 use anyhow::{Context, Result, bail};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -27,6 +30,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     for name in names {
         match name {
             "maps" => maps(root)?,
+            "queue" => bench_queue::queue(root)?,
             other => bail!("unknown benchmark: {other} (known: maps)"),
         }
     }
