@@ -399,3 +399,55 @@ fn sendmail_errors_match_postfix() {
         .count();
     assert_eq!(left, 0, "a refused submission leaves no maildrop file");
 }
+
+const MASTER_QMGR_CF: &str = include_str!("../resources/submission/master-qmgr.cf.in");
+
+/// With qmgr, discard and bounce in master.cf: cleanup's trigger wakes
+/// qmgr, accepted mail is delivered, and mail that cleanup bounced (every
+/// recipient done, a `bounce/` log) gets a notice from bounce and is removed.
+#[test]
+fn cleanup_output_flows_through_qmgr() {
+    let missing: Vec<&str> = ["qmgr", "discard", "bounce"]
+        .into_iter()
+        .filter(|p| !bin_dir().join(p).exists())
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("skipped: {missing:?} not built yet");
+        return;
+    }
+    let inst = Instance::new(MASTER_QMGR_CF, "");
+    let hc = inst.path().join("header_checks");
+    fs::write(&hc, "/^Subject: bad/ REJECT\n").expect("header_checks");
+    let mut main = fs::read_to_string(inst.config_dir().join("main.cf")).expect("main.cf");
+    main.push_str(&format!(
+        "myhostname = host.example.com\nmydomain = example.com\ndefault_transport = discard\n\
+         local_transport = discard\nheader_checks = regexp:{}\n",
+        hc.display()
+    ));
+    fs::write(inst.config_dir().join("main.cf"), main).expect("main.cf");
+    assert_eq!(inst.postfix("start"), 0, "start:\n{}", inst.log());
+    submit(&inst, &["-f", "good", "bob"], "Subject: fine\n\nx\n");
+    submit(&inst, &["-f", "badone", "bob"], "Subject: bad\n\nx\n");
+    let good = queue_id(&inst, "good");
+    let bad = queue_id(&inst, "badone");
+    assert!(
+        inst.wait_log(&format!("{good}: removed"), 30),
+        "{}",
+        inst.log()
+    );
+    assert!(
+        inst.log()
+            .contains(&format!("{good}: to=<bob@host.example.com>, orig_to=<bob>"))
+    );
+    assert!(
+        inst.wait_log(&format!("{bad}: removed"), 30),
+        "{}",
+        inst.log()
+    );
+    assert!(
+        inst.log()
+            .contains(&format!("{bad}: sender non-delivery notification: ")),
+        "{}",
+        inst.log()
+    );
+}
