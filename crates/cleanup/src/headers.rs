@@ -173,10 +173,51 @@ pub fn value(header: &[u8]) -> &[u8] {
     &rest[start..]
 }
 
+/// A rewritten address header as `cleanup_fold_header()` lays it out: the
+/// items (each top-level list element, with its comma) joined by spaces
+/// while a line stays under 70 characters, continuation lines starting
+/// with a TAB (added by `cleanup_out_header()`).
+pub fn fold_address_list(name: &str, items: &[String]) -> String {
+    let mut out = format!("{name}:");
+    let mut line_len = out.len();
+    for (i, item) in items.iter().enumerate() {
+        if i == 0 || line_len + 1 + item.len() < 70 {
+            out.push(' ');
+            out.push_str(item);
+            line_len += 1 + item.len();
+        } else {
+            out.push_str("\n\t");
+            out.push_str(item);
+            line_len = item.len();
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn fold_table() {
+        let items = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let long: Vec<String> = (0..6)
+            .map(|i| format!("user{i}@host{i}.example.com,"))
+            .collect();
+        let cases: Vec<(&str, Vec<String>, &str)> = vec![
+            ("one", items(&["a@b"]), "To: a@b"),
+            ("two short", items(&["a@b,", "c@d"]), "To: a@b, c@d"),
+            (
+                "long list folds",
+                long,
+                "To: user0@host0.example.com, user1@host1.example.com,\n\tuser2@host2.example.com, user3@host3.example.com,\n\tuser4@host4.example.com, user5@host5.example.com,",
+            ),
+        ];
+        for (name, list, want) in cases {
+            assert_eq!(fold_address_list("To", &list), want, "case {name}");
+        }
+    }
 
     #[test]
     fn split_table() {

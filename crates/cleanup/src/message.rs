@@ -5,8 +5,8 @@
 //!
 //! Not done here (yet): MIME structure (body parts and their headers are
 //! not parsed, so `mime_header_checks` only sees primary MIME headers and
-//! `nested_header_checks` nothing), header folding after rewriting, 8-bit
-//! and encoding checks, milters.
+//! `nested_header_checks` nothing), 8-bit and encoding checks,
+//! `header_size_limit` truncation, milters.
 
 use std::collections::HashSet;
 
@@ -371,7 +371,19 @@ impl<'a> State<'a> {
         let mut tree = tok822::parse(&value, 0);
         let mut changed = false;
         self.rewrite_tokens(&mut tree, class, ctx, &mut changed);
-        changed.then(|| format!("{name}: {}", tok822::externalize(&tree).trim_end()))
+        if !changed {
+            return None;
+        }
+        // One item per top-level list element, then Postfix's folding.
+        let mut items = Vec::new();
+        for chunk in tree.split_inclusive(|t| *t == tok822::Token::Op(',')) {
+            let text = tok822::externalize(chunk);
+            let text = text.trim_end();
+            if !text.is_empty() {
+                items.push(text.to_string());
+            }
+        }
+        Some(headers::fold_address_list(name, &items))
     }
 
     fn rewrite_tokens(
