@@ -36,11 +36,26 @@
 //! Parameters read: `queue_directory`, `hash_queue_names`,
 //! `hash_queue_depth`, `ipc_timeout`, `soft_bounce`,
 //! `delay_logging_resolution_limit`, `info_log_address_format`.
+//!
+//! What the final delivery agents (local, virtual, pipe) share lives in
+//! the submodules, once: [`lock`] (fcntl/flock and dotlock mailbox locks
+//! with `stale_lock_time`), [`mbox`] (append with rollback, `safe_open`),
+//! [`maildir`] (tmp/ then new/ with unique names), [`privs`] (`USER_ATTR`
+//! and effective-id switching) and [`command`] (Postfix's `pipe_command()`:
+//! run a command as a user with a time limit and map how it ended). No
+//! mailbox crate is used: their locking and file naming differ from what
+//! Postfix and the mail readers expect, and the work is a few system calls
+//! (`libc`, `nix`).
 
+pub mod command;
 pub mod content;
 pub mod delays;
 pub mod dsn;
+pub mod lock;
+pub mod maildir;
+pub mod mbox;
 pub mod outcome;
+pub mod privs;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -121,6 +136,16 @@ impl Job<'_> {
     /// The message content from the request's data offset (a fresh reader each call).
     pub fn content(&self) -> std::io::Result<Content> {
         Content::open(self.file.try_clone()?, self.request.data_offset)
+    }
+
+    /// The message's `Delivered-To:` addresses in lower case (loop
+    /// detection); an unreadable queue file refuses the whole request.
+    pub fn loop_info(&self) -> Result<Vec<String>, Failure> {
+        let mut content = self
+            .content()
+            .map_err(|e| Failure::new(format!("open {}: {e}", self.path)))?;
+        content::delivered_to(&mut content)
+            .map_err(|e| Failure::new(format!("error reading message: {e}")))
     }
 
     /// The queue file's path relative to `queue_directory` (`active/4F1A2B3C4D`).

@@ -14,12 +14,12 @@ use global::deliver::content::{CopyOptions, mail_copy};
 use global::ipc::delivery::{DeliveryOutcome, DeliveryRecipient, DeliveryReply, DeliveryRequest};
 use global::ipc::{DEFAULT_MAX_FRAME, call};
 
-use crate::command::{CommandSpec, CommandStatus};
-use crate::lock::Retry;
-use crate::mbox::{Mbox, MboxOptions};
-use crate::privs::{AsUser, UserAttr, getpwnam, privileged};
 use crate::recipient::verify;
 use crate::state::{Attr, Ctx};
+use global::deliver::command::{self, CommandSpec, CommandStatus, Program};
+use global::deliver::lock::Retry;
+use global::deliver::mbox::{Mbox, MboxOptions};
+use global::deliver::privs::{AsUser, UserAttr, getpwnam, privileged};
 
 /// A failed delivery step: status and reason (small, unlike [`Dsn`]).
 type Fail = (String, String);
@@ -255,19 +255,19 @@ pub fn deliver_maildir(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr, path: &s
     let content = ctx.job.content();
     let guard = AsUser::switch(usr.uid, usr.gid, ctx.env.owner_ids);
     let result = match (guard, content) {
-        (Err(e), _) => Err(crate::maildir::MaildirError {
+        (Err(e), _) => Err(global::deliver::maildir::MaildirError {
             status: "4.3.0".into(),
             reason: format!("set_eugid: {e}"),
             corrupt: false,
             access: false,
         }),
-        (Ok(_g), Err(e)) => Err(crate::maildir::MaildirError {
+        (Ok(_g), Err(e)) => Err(global::deliver::maildir::MaildirError {
             status: "4.3.0".into(),
             reason: format!("read queue file: {e}"),
             corrupt: false,
             access: false,
         }),
-        (Ok(_g), Ok(mut content)) => crate::maildir::deliver(Path::new(path), |mut w| {
+        (Ok(_g), Ok(mut content)) => global::deliver::maildir::deliver(Path::new(path), |mut w| {
             mail_copy(&mut content, &mut w, &copy)
         }),
     };
@@ -376,7 +376,8 @@ pub fn deliver_command(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr, command:
     let usr = with_default_privs(ctx, usr);
     let s = &ctx.env.s;
     let req = ctx.job.request;
-    let mut env: Vec<(String, String)> = s.export_env.clone();
+    let export = s.export_env.clone();
+    let mut env: Vec<(String, String)> = Vec::new();
     let mut add = |k: &str, v: &str| env.push((k.to_string(), censor(v, &s.command_filter)));
     if let Some(h) = &usr.home {
         add("HOME", h);
@@ -428,12 +429,17 @@ pub fn deliver_command(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr, command:
         }
     };
     let spec = CommandSpec {
-        command: command.to_string(),
+        program: Program::Line {
+            command: command.to_string(),
+            shell: s.command_shell.clone(),
+        },
         ids: privileged().then_some((usr.uid, usr.gid)),
+        export,
         env,
-        shell: s.command_shell.clone(),
         cwd,
         time_limit: s.command_time_limit,
+        procname: "local".to_string(),
+        ..CommandSpec::default()
     };
     let copy = CopyOptions {
         from_line: true,
@@ -447,7 +453,7 @@ pub fn deliver_command(ctx: &mut Ctx<'_, '_>, a: &Attr, usr: &UserAttr, command:
             return;
         }
     };
-    match crate::command::run(&spec, &mut content, &copy) {
+    match command::run(&spec, &mut content, &copy) {
         CommandStatus::Ok => ctx.sent(a, format!("delivered to command: {command}")),
         CommandStatus::Failed(dsn) => ctx.fail(a, dsn),
         CommandStatus::Corrupt(_) => ctx.defer(

@@ -72,7 +72,7 @@ impl Env {
                 None
             }
         };
-        let owner_ids = crate::privs::owner_ids(&s.mail_owner);
+        let owner_ids = global::deliver::privs::owner_ids(&s.mail_owner);
         Env {
             aliases,
             command_maps: maps(config, "mailbox_command_maps", alias_flags),

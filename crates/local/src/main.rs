@@ -52,7 +52,6 @@
 //! written here rather than taken from a mailbox crate whose locking and
 //! naming would differ from what Postfix and the mail readers expect.
 
-mod command;
 mod delivery;
 mod env;
 mod expand;
@@ -63,10 +62,9 @@ mod state;
 
 use std::collections::HashSet;
 
-use global::deliver::content::delivered_to;
+use global::deliver::privs;
 use global::deliver::{self, Agent, Dsn, Failure, Job, LogContext, Outcome};
 use global::server::Server;
-use local::{lock, maildir, mbox, privs};
 
 use env::Env;
 use forward::{Batch, ForwardSettings};
@@ -146,9 +144,7 @@ impl Local {
 
 impl Agent for Local {
     fn deliver(&mut self, job: &Job<'_>) -> Result<Vec<Outcome>, Failure> {
-        let open = |e: std::io::Error| Failure::new(format!("open {}: {e}", job.queue_path()));
-        let loop_info = delivered_to(&mut job.content().map_err(open)?)
-            .map_err(|e| Failure::new(format!("error reading message: {e}")))?;
+        let loop_info = job.loop_info()?;
         (0..job.request.recipients.len())
             .map(|i| self.one(job, i, &loop_info))
             .collect()
@@ -159,9 +155,7 @@ fn main() {
     let server = Server::start("local");
     let config = &server.ctx().config;
     let env = Env::new(config);
-    if privs::privileged()
-        && let Err(e) = privs::set_eugid(env.owner_ids.0, env.owner_ids.1)
-    {
+    if let Err(e) = privs::enter_owner(&env.s.mail_owner) {
         global::fatal!("set_eugid: {e}");
     }
     let agent = Local {

@@ -15,9 +15,9 @@ use trivial_rewrite::{Context, ResolveFlags};
 
 use crate::delivery::{deliver_command, deliver_file, deliver_mailbox, deliver_pass};
 use crate::expand::expand;
-use crate::privs::{AsUser, UserAttr, getpwnam};
 use crate::settings::ExpandType;
 use crate::state::{Attr, Ctx};
+use global::deliver::privs::{AsUser, UserAttr, getpwnam};
 
 /// Deepest recursion before giving up, as Postfix.
 const MAX_LEVEL: u32 = 100;

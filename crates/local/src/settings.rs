@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use global::config::Config;
 
-pub use crate::lock::LockStyle;
+pub use global::deliver::lock::LockStyle;
 
 /// Where an address expansion came from (Postfix's `EXPAND_TYPE_*`), for
 /// `allow_mail_to_commands` and `allow_mail_to_files`.

@@ -4,9 +4,11 @@
 //!
 //! Postfix's local agent may deliver one queue-file recipient to many
 //! places (an alias list, a `.forward` file and the mailbox); each delivery
-//! logs its own `to=<...>` line. Here each delivery adds a [`Report`];
-//! [`Ctx::into_outcome`] logs the reports and turns them into the one
-//! outcome qmgr needs for the queue-file recipient.
+//! logs its own `to=<...>` line, and nothing is logged for the queue-file
+//! recipient itself. Here each delivery adds a [`Report`]; [`into_outcome`]
+//! logs the reports and turns them into the one outcome qmgr needs for the
+//! queue-file recipient, logged under the address of the delivery it
+//! stands for ([`Outcome::logged_as`]).
 
 use std::collections::HashSet;
 
@@ -142,10 +144,8 @@ fn rank(o: &Outcome) -> u8 {
 /// a notice) and is returned for the skeleton to log; every other report
 /// is logged here, as Postfix logs each delivery. The returned report is
 /// preferably one for `top` itself; when none is (an alias whose members
-/// are all local), the skeleton logs that member's result under `top`'s
-/// address: the number of lines matches Postfix, one `to=` shows the alias
-/// instead of the member. Exact lines need the skeleton to take the log
-/// address from the outcome (a `global::deliver` change).
+/// are all local), it carries the member's address as its log address, so
+/// that the skeleton writes `to=<member>, orig_to=<alias>` as Postfix does.
 pub fn into_outcome(
     reports: Vec<Report>,
     top: &DeliveryRecipient,
@@ -178,7 +178,13 @@ pub fn into_outcome(
     reports
         .into_iter()
         .nth(pick)
-        .map(|r| r.outcome)
+        .map(|r| {
+            if r.to == top.address {
+                r.outcome
+            } else {
+                r.outcome.logged_as(r.to)
+            }
+        })
         .unwrap_or_else(|| Outcome::deferred("local", Dsn::simple("4.3.0", "internal error")))
 }
 
@@ -187,6 +193,15 @@ mod tests {
     use super::*;
     use global::deliver::AddressForm;
     use global::ipc::delivery::DeliveryTimes;
+
+    /// Name, reports, expected outcome, reason and log address.
+    type Case = (
+        &'static str,
+        Vec<Report>,
+        DeliveryOutcome,
+        &'static str,
+        Option<&'static str>,
+    );
 
     #[test]
     fn worst_report_decides() {
@@ -206,12 +221,20 @@ mod tests {
             outcome: o,
         };
         let sent = || Outcome::sent("local", Dsn::simple("2.0.0", "delivered to mailbox"));
-        let cases: Vec<(&str, Vec<Report>, DeliveryOutcome, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "one sent",
                 vec![r("admin@h", sent())],
                 DeliveryOutcome::Sent,
                 "delivered to mailbox",
+                None,
+            ),
+            (
+                "all members local: logged as the last member",
+                vec![r("a@h", sent()), r("b@h", sent())],
+                DeliveryOutcome::Sent,
+                "delivered to mailbox",
+                Some("b@h"),
             ),
             (
                 "bounce wins over sent",
@@ -224,6 +247,7 @@ mod tests {
                 ],
                 DeliveryOutcome::Bounced,
                 "unknown user: \"b\"",
+                Some("b@h"),
             ),
             (
                 "defer wins over bounce",
@@ -236,18 +260,21 @@ mod tests {
                 ],
                 DeliveryOutcome::Deferred,
                 "busy",
+                None,
             ),
             (
                 "nothing",
                 vec![],
                 DeliveryOutcome::Sent,
                 "delivered to mailbox",
+                None,
             ),
         ];
-        for (name, reports, want, reason) in cases {
+        for (name, reports, want, reason, log_to) in cases {
             let o = into_outcome(reports, &top, &log);
             assert_eq!(o.outcome, want, "case {name}");
             assert_eq!(o.dsn.reason, reason, "case {name}");
+            assert_eq!(o.log_to.as_deref(), log_to, "case {name}");
         }
     }
 }

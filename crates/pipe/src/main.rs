@@ -8,7 +8,8 @@
 //! `Return-Path:`, `X-Original-To:`, `Delivered-To:`, `>From ` quoting, dot
 //! stuffing, `eol=`, blank line; see `global::deliver::content`), and the
 //! command's exit status mapped per `<sysexits.h>` or an enhanced status
-//! code at the start of its output ([`command`]). The `D` flag also
+//! code at the start of its output (`global::deliver::command`, shared
+//! with local(8)). The `D` flag also
 //! refuses a message that already has the recipient's `Delivered-To:`
 //! (`5.4.6 mail forwarding loop for ...`).
 //!
@@ -32,19 +33,18 @@
 //! `setgid_group`, and those of the delivery skeleton.
 
 mod attr;
-mod command;
 mod expand;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use global::deliver::content::{CopyOptions, delivered_to};
+use global::deliver::command::{self, CommandSpec, CommandStatus, Program};
+use global::deliver::content::CopyOptions;
 use global::deliver::{self, Agent, Dsn, Failure, Job, Outcome};
 use global::ipc::delivery::flags;
 use global::server::Server;
 
 use attr::PipeAttr;
-use command::{CommandSpec, CommandStatus, pipe_command};
 use expand::{Morph, RcptInfo, expand_argv};
 
 /// The pipe agent for one master.cf service.
@@ -105,8 +105,7 @@ impl Agent for PipeAgent {
         let open = |e: std::io::Error| Failure::new(format!("open {}: {e}", job.queue_path()));
         if flags_.delivered {
             let rcpt = &req.recipients[0].address;
-            let seen = delivered_to(&mut job.content().map_err(open)?)
-                .map_err(|e| Failure::new(format!("error reading message: {e}")))?;
+            let seen = job.loop_info()?;
             if seen.contains(&rcpt.to_lowercase()) {
                 let dsn = Dsn::simple("5.4.6", format!("mail forwarding loop for {rcpt}"));
                 return Ok(Self::all(job, Outcome::bounced(&service, dsn)));
@@ -191,15 +190,17 @@ impl Agent for PipeAgent {
             now: std::time::SystemTime::now(),
         };
         let spec = CommandSpec {
-            argv,
+            program: Program::Argv(argv),
             ids: self.run_as,
             chroot: self.attr.chroot.clone().filter(|_| self.run_as.is_some()),
             cwd: self.attr.directory.clone(),
-            env: self.env.clone(),
+            export: self.env.clone(),
+            env: Vec::new(),
             time_limit: self.time_limit,
+            procname: "pipe".to_string(),
         };
         let mut content = job.content().map_err(open)?;
-        Ok(match pipe_command(&spec, &mut content, &copy) {
+        Ok(match command::run(&spec, &mut content, &copy) {
             CommandStatus::Ok => {
                 let action = if flags_.final_delivery {
                     "delivered"
@@ -288,14 +289,10 @@ fn main() {
     let ctx = server.ctx();
     let attr = PipeAttr::parse(&ctx.args.extra).unwrap_or_else(|e| global::fatal!("{e}"));
     let ids = resolve_user(&attr, &ctx.config).unwrap_or_else(|e| global::fatal!("{e}"));
-    let root = nix::unistd::Uid::current().is_root();
-    if root {
-        // set_eugid(): work as mail_owner, keep the real root id for the commands.
-        let (ouid, ogid) = global::server::privs::lookup_owner(&ctx.config.get("mail_owner"))
-            .unwrap_or_else(|e| global::fatal!("{e}"));
-        if let Err(e) = nix::unistd::setegid(ogid).and_then(|_| nix::unistd::seteuid(ouid)) {
-            global::fatal!("set_eugid: {e}");
-        }
+    let root = global::deliver::privs::privileged();
+    // set_eugid(): work as mail_owner, keep the real root id for the commands.
+    if let Err(e) = global::deliver::privs::enter_owner(&ctx.config.get("mail_owner")) {
+        global::fatal!("set_eugid: {e}");
     }
     let env = ctx
         .config

@@ -34,21 +34,21 @@
 //! `stale_lock_time`, `recipient_delimiter`, `mail_owner`, and those of the
 //! delivery skeleton.
 //!
-//! The mbox, Maildir, lock and id-switching code is local(8)'s (its crate's
-//! library), pending its move to `global::deliver`.
+//! The mbox, Maildir, lock and id-switching code is `global::deliver`'s,
+//! shared with local(8).
 
 mod lookup;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use global::deliver::content::{CopyOptions, delivered_to, mail_copy};
+use global::deliver::content::{CopyOptions, mail_copy};
+use global::deliver::lock::{LockStyle, Retry};
+use global::deliver::mbox::{Mbox, MboxOptions};
+use global::deliver::privs::{self, AsUser};
 use global::deliver::{self, Agent, Dsn, Failure, Job, Outcome};
 use global::ipc::delivery::flags;
 use global::server::Server;
-use local::lock::{LockStyle, Retry};
-use local::mbox::{Mbox, MboxOptions};
-use local::privs::{self, AsUser};
 
 use lookup::{Lookups, Mailbox};
 
@@ -164,7 +164,7 @@ impl Virtual {
     {
         let _as = AsUser::switch(mb.uid, mb.gid, self.owner_ids)
             .map_err(|e| Fault::Failed("4.3.0".into(), format!("set_eugid: {e}")))?;
-        match local::maildir::deliver(Path::new(path), copy) {
+        match global::deliver::maildir::deliver(Path::new(path), copy) {
             Ok(_) => Ok("delivered to maildir".to_string()),
             Err(e) if e.corrupt => Err(Fault::Corrupt(e.reason)),
             Err(e) => Err(Fault::Failed(e.status, e.reason)),
@@ -182,9 +182,7 @@ enum Fault {
 
 impl Agent for Virtual {
     fn deliver(&mut self, job: &Job<'_>) -> Result<Vec<Outcome>, Failure> {
-        let open = |e: std::io::Error| Failure::new(format!("open {}: {e}", job.queue_path()));
-        let loop_info = delivered_to(&mut job.content().map_err(open)?)
-            .map_err(|e| Failure::new(format!("error reading message: {e}")))?;
+        let loop_info = job.loop_info()?;
         (0..job.request.recipients.len())
             .map(|i| self.one(job, i, &loop_info))
             .collect()
@@ -200,12 +198,8 @@ fn main() {
     }
     let lookups = Lookups::from_config(config).unwrap_or_else(|e| global::fatal!("{e}"));
     let time = |n: &str, d: u64| config.get_time(n, 's').unwrap_or(Duration::from_secs(d));
-    let owner_ids = privs::owner_ids(&config.get("mail_owner"));
-    if privs::privileged()
-        && let Err(e) = privs::set_eugid(owner_ids.0, owner_ids.1)
-    {
-        global::fatal!("set_eugid: {e}");
-    }
+    let owner_ids = privs::enter_owner(&config.get("mail_owner"))
+        .unwrap_or_else(|e| global::fatal!("set_eugid: {e}"));
     let agent = Virtual {
         lookups,
         base: base.trim_end_matches('/').to_string(),

@@ -22,6 +22,11 @@ pub struct Outcome {
     /// When delivery finished, so that recipients of one transaction log the
     /// same delays (µs since the epoch); `None` = when logged.
     pub done_us: Option<i64>,
+    /// The address the log line shows in `to=<...>` when it is not the
+    /// queue-file recipient's: local(8) logs an alias whose members are all
+    /// local as `to=<member>, orig_to=<alias>` (the `sent()` of the member's
+    /// delivery is the only line Postfix writes for it).
+    pub log_to: Option<String>,
 }
 
 impl Outcome {
@@ -33,7 +38,14 @@ impl Outcome {
             reuse_count: 0,
             conn_setup_us: None,
             done_us: None,
+            log_to: None,
         }
+    }
+
+    /// The same outcome, logged under `address` instead of the queue-file recipient.
+    pub fn logged_as(mut self, address: impl Into<String>) -> Outcome {
+        self.log_to = Some(address.into());
+        self
     }
 
     /// `sent()`: delivered; a status that is not `2.X.X` becomes `2.0.0` with a warning.
@@ -150,7 +162,9 @@ pub struct LogContext<'a> {
 }
 
 /// `log_adhoc()`: `ID: to=<a>, orig_to=<o>, relay=R, conn_use=N, delay=D,
-/// delays=a/b/c/d, dsn=X.Y.Z, status=WORD (reason)`.
+/// delays=a/b/c/d, dsn=X.Y.Z, status=WORD (reason)`; `a` is the outcome's
+/// [`Outcome::log_to`] when set, else the recipient's address, and `o` the
+/// recipient's original address.
 pub fn status_line(
     ctx: &LogContext<'_>,
     rcpt: &DeliveryRecipient,
@@ -158,8 +172,9 @@ pub fn status_line(
     status_word: &str,
     now_us: i64,
 ) -> String {
-    let mut line = format!("{}: to=<{}>", ctx.queue_id, ctx.form.show(&rcpt.address));
-    if !rcpt.orig_address.is_empty() && !same_address(&rcpt.address, &rcpt.orig_address) {
+    let to = outcome.log_to.as_deref().unwrap_or(&rcpt.address);
+    let mut line = format!("{}: to=<{}>", ctx.queue_id, ctx.form.show(to));
+    if !rcpt.orig_address.is_empty() && !same_address(to, &rcpt.orig_address) {
         line.push_str(&format!(
             ", orig_to=<{}>",
             ctx.form.show(&rcpt.orig_address)
@@ -247,6 +262,24 @@ mod tests {
                 false,
                 "4F1A2B3C4D: to=<\"john doe\"@example.com>, relay=local, delay=0.12, \
                  delays=0.05/0.01/0/0.06, dsn=2.0.0, status=sent (delivered to mailbox)",
+            ),
+            (
+                "alias member logged with the alias as orig_to",
+                rcpt("admin@host.example", "admin@host.example"),
+                Outcome::sent("local", Dsn::simple("2.0.0", "delivered to mailbox"))
+                    .logged_as("lee@host.example"),
+                false,
+                "4F1A2B3C4D: to=<lee@host.example>, orig_to=<admin@host.example>, relay=local, \
+                 delay=0.12, delays=0.05/0.01/0/0.06, dsn=2.0.0, status=sent (delivered to mailbox)",
+            ),
+            (
+                "log address equal to the original",
+                rcpt("lee@host.example", "Lee@host.example"),
+                Outcome::bounced("local", Dsn::simple("5.1.1", "unknown user: \"lee\""))
+                    .logged_as("lee@host.example"),
+                false,
+                "4F1A2B3C4D: to=<lee@host.example>, relay=local, delay=0.12, \
+                 delays=0.05/0.01/0/0.06, dsn=5.1.1, status=bounced (unknown user: \"lee\")",
             ),
             (
                 "connection reuse",

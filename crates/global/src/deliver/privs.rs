@@ -96,7 +96,7 @@ impl AsUser {
 impl Drop for AsUser {
     fn drop(&mut self) {
         if let Err(e) = set_eugid(self.restore.0, self.restore.1) {
-            global::fatal!("set_eugid({}, {}): {e}", self.restore.0, self.restore.1);
+            crate::fatal!("set_eugid({}, {}): {e}", self.restore.0, self.restore.1);
         }
     }
 }
@@ -113,6 +113,20 @@ pub fn owner_ids(mail_owner: &str) -> (u32, u32) {
         nix::unistd::geteuid().as_raw(),
         nix::unistd::getegid().as_raw(),
     )
+}
+
+/// The agent's start-up `set_eugid()`: as root, work with `mail_owner`'s
+/// effective ids from now on (the real root id stays, for switching to the
+/// recipients); returns the ids to come back to after each delivery.
+pub fn enter_owner(mail_owner: &str) -> std::io::Result<(u32, u32)> {
+    if !privileged() {
+        return Ok(owner_ids(mail_owner));
+    }
+    let (uid, gid) = crate::server::privs::lookup_owner(mail_owner)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let ids = (uid.as_raw(), gid.as_raw());
+    set_eugid(ids.0, ids.1)?;
+    Ok(ids)
 }
 
 #[cfg(test)]

@@ -16,9 +16,9 @@ use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
-use global::deliver::content::CopyError;
+use super::content::CopyError;
 
-use crate::lock::{DotLock, Kind, LockStyle, Retry, lock_file, unlock_file};
+use super::lock::{DotLock, Kind, LockStyle, Retry, lock_file, unlock_file};
 
 /// Why an append failed: a status and Postfix's reason text (without the
 /// caller's `cannot update mailbox ...` prefix).
@@ -128,7 +128,7 @@ pub fn safe_open(path: &Path, chown: Option<(u32, u32)>) -> Result<File, (io::Er
                     Err(e) => {
                         let t = format!(
                             "cannot create file exclusively: {}",
-                            global::queue::strerror(&e)
+                            crate::queue::strerror(&e)
                         );
                         return what(e, t);
                     }
@@ -139,7 +139,7 @@ pub fn safe_open(path: &Path, chown: Option<(u32, u32)>) -> Result<File, (io::Er
                 return what(e, t);
             }
             Err(e) => {
-                let t = format!("cannot open file: {}", global::queue::strerror(&e));
+                let t = format!("cannot open file: {}", crate::queue::strerror(&e));
                 return what(e, t);
             }
         }
@@ -266,7 +266,7 @@ impl Mbox {
                 Err(match err {
                     CopyError::Write(e) => MboxError::new(
                         &mbox_dsn(&e, "5.2.0"),
-                        format!("error writing message: {}", global::queue::strerror(&e)),
+                        format!("error writing message: {}", crate::queue::strerror(&e)),
                     ),
                     other => MboxError {
                         status: "4.3.0".to_string(),

@@ -97,7 +97,7 @@ impl DotLock {
         let text = format!(
             "unable to create lock file {}: {}",
             lock.display(),
-            global::queue::strerror(&err)
+            crate::queue::strerror(&err)
         );
         Err((err, text))
     }
@@ -154,7 +154,7 @@ pub fn lock_file(file: &File, kind: Kind, retry: Retry) -> Result<(), (io::Error
                 if !busy || count >= retry.attempts.max(1) {
                     let text = format!(
                         "unable to lock for exclusive access: {}",
-                        global::queue::strerror(&e)
+                        crate::queue::strerror(&e)
                     );
                     return Err((e, text));
                 }

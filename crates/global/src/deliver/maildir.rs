@@ -12,7 +12,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use global::deliver::content::CopyError;
+use super::content::CopyError;
 
 /// Why a Maildir delivery failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,7 +73,7 @@ where
     let curdir = path.join("cur");
     let tmpfile = tmpdir.join(tmp_name(now, &host));
     let fail = |e: &io::Error, text: String| MaildirError {
-        status: crate::mbox::mbox_dsn(e, "5.2.0"),
+        status: super::mbox::mbox_dsn(e, "5.2.0"),
         reason: format!("maildir delivery failed: {text}"),
         corrupt: false,
         access: e.raw_os_error() == Some(libc::EACCES),
@@ -94,7 +94,7 @@ where
                     format!(
                         "create {}: {}",
                         tmpfile.display(),
-                        global::queue::strerror(&e)
+                        crate::queue::strerror(&e)
                     ),
                 )
             })?
@@ -105,7 +105,7 @@ where
                 format!(
                     "create {}: {}",
                     tmpfile.display(),
-                    global::queue::strerror(&e)
+                    crate::queue::strerror(&e)
                 ),
             ));
         }
@@ -124,7 +124,7 @@ where
             Err(CopyError::Write(e)) => {
                 return Err(fail(
                     &e,
-                    format!("error writing message: {}", global::queue::strerror(&e)),
+                    format!("error writing message: {}", crate::queue::strerror(&e)),
                 ));
             }
             Err(other) => {
@@ -147,7 +147,7 @@ where
                         format!(
                             "link to {}: {}",
                             newfile.display(),
-                            global::queue::strerror(&e)
+                            crate::queue::strerror(&e)
                         ),
                     )
                 })?;
@@ -158,7 +158,7 @@ where
                     format!(
                         "link to {}: {}",
                         newfile.display(),
-                        global::queue::strerror(&e)
+                        crate::queue::strerror(&e)
                     ),
                 ));
             }
