@@ -18,7 +18,7 @@ use global::queue::{Envelope, Extracted, IdStyle, Recipient, RecipientStatus, Ti
 use trivial_rewrite::{Context, QueryForm, Strategy};
 
 use crate::addr::{AddrProc, Class, Dups, Failure};
-use crate::checks::{self, Action};
+use crate::checks;
 use crate::headers::{self, Known};
 use crate::settings::Settings;
 
@@ -133,6 +133,8 @@ struct State<'a> {
     origin: String,
     proto: Option<String>,
     helo: Option<String>,
+    /// `CLEANUP_FLAG_EXTRACT`: addresses of To/Cc/Bcc, and of their `Resent-` forms.
+    extract: (Vec<String>, Vec<String>),
 }
 
 impl<'a> State<'a> {
@@ -156,115 +158,6 @@ impl<'a> State<'a> {
 
     fn ok(&self) -> bool {
         self.errs.is_none()
-    }
-
-    /// `cleanup_act_log()`.
-    fn act_log(&mut self, action: &str, class: &str, content: &str, text: &str) {
-        let shown: String = content.chars().take(200).collect();
-        let mut line = format!(
-            "{}: {action}: {class} {shown} from {};",
-            self.p.id, self.origin
-        );
-        line.push_str(&format!(" from=<{}>", self.sender));
-        if let Some(r) = &self.recip {
-            line.push_str(&format!(" to=<{r}>"));
-        }
-        if let Some(p) = &self.proto {
-            line.push_str(&format!(" proto={p}"));
-        }
-        if let Some(h) = &self.helo {
-            line.push_str(&format!(" helo=<{h}>"));
-        }
-        if !text.is_empty() {
-            line.push_str(&format!(": {text}"));
-        }
-        self.info(line);
-    }
-
-    /// Apply one table action; returns the replacement line, `None` to drop it.
-    fn act(
-        &mut self,
-        class: &str,
-        map: &str,
-        line: String,
-        value: &str,
-    ) -> (Option<String>, Option<String>) {
-        let header_ctx = class == "header";
-        let mut prepend = None;
-        let out = match checks::parse(value, header_ctx, map) {
-            Action::Reject(reason) => {
-                self.act_log("reject", class, &line, &reason);
-                let status = if reason.starts_with('4') {
-                    CleanupStatus::Defer
-                } else {
-                    CleanupStatus::Content
-                };
-                let code = if reason.starts_with('4') {
-                    "451"
-                } else {
-                    "550"
-                };
-                self.fail(Failure {
-                    status,
-                    reason: format!("{code} {reason}"),
-                });
-                self.filter_off = true;
-                Some(line)
-            }
-            Action::Warn(t) => {
-                self.act_log("warning", class, &line, &t);
-                Some(line)
-            }
-            Action::Info(t) => {
-                self.act_log("info", class, &line, &t);
-                Some(line)
-            }
-            Action::Filter(t) => {
-                self.act_log("filter", class, &line, &t);
-                self.filter = Some(t);
-                Some(line)
-            }
-            Action::Discard(t) => {
-                self.act_log("discard", class, &line, &t);
-                self.discard = true;
-                self.filter_off = true;
-                Some(line)
-            }
-            Action::Hold(t) => {
-                if !self.hold && !self.discard {
-                    self.act_log("hold", class, &line, &t);
-                    self.hold = true;
-                }
-                Some(line)
-            }
-            Action::Prepend(t) => {
-                self.act_log("prepend", class, &line, &t);
-                prepend = Some(t);
-                Some(line)
-            }
-            Action::Replace(t) => {
-                self.act_log("replace", class, &line, &t);
-                Some(t)
-            }
-            Action::Redirect(t) => {
-                self.act_log("redirect", class, &line, &t);
-                self.redirect = Some(t);
-                self.filter_off = true;
-                Some(line)
-            }
-            Action::Bcc(t) => {
-                self.act_log("bcc", class, &line, &t);
-                self.bcc.push(t);
-                Some(line)
-            }
-            Action::Ignore => None,
-            Action::Dunno => Some(line),
-            Action::Bad(w) => {
-                self.info(format!("warning: {w}"));
-                Some(line)
-            }
-        };
-        (prepend, out)
     }
 
     /// Look `line` up in `maps` (full key); logs and fails on a table error.
@@ -462,6 +355,7 @@ pub fn process(s: &Settings, req: Request<'_>) -> Outcome {
         origin: attr("log_message_origin").unwrap_or_else(|| "unknown".to_string()),
         proto: attr("log_protocol_name"),
         helo: attr("log_helo_name"),
+        extract: (Vec::new(), Vec::new()),
     };
 
     // Envelope sender (always rewritten in the local context).
@@ -491,10 +385,19 @@ pub fn process(s: &Settings, req: Request<'_>) -> Outcome {
 
     let content = process_content(&mut st, hdr_ctx);
 
-    // Extracted segment: -t recipients, then BCCs.
+    // Extracted segment: -t recipients, header recipients when asked to
+    // extract them (the Resent- ones when there are any), then BCCs.
     let mut extracted = Vec::new();
     for r in &env.extracted_recipients {
         st.add_recipient(r, &mut extracted);
+    }
+    let (plain, resent) = std::mem::take(&mut st.extract);
+    for address in if resent.is_empty() { plain } else { resent } {
+        let r = SubmittedRecipient {
+            address,
+            ..Default::default()
+        };
+        st.add_recipient(&r, &mut extracted);
     }
     if st.map_ok {
         if !st.sender.is_empty()
@@ -674,6 +577,20 @@ fn process_content(st: &mut State<'_>, hdr_ctx: Option<Context>) -> Vec<u8> {
         if opts.resent {
             resent = true;
         }
+        if st.flags & flags::EXTRACT_RECIPIENTS != 0 && opts.recip {
+            let plain = ["To", "Cc", "Bcc"]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(&name));
+            let rr = ["Resent-To", "Resent-Cc", "Resent-Bcc"]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(&name));
+            let list = tok822::parse_address_list(&value);
+            if plain {
+                st.extract.0.extend(list);
+            } else if rr {
+                st.extract.1.extend(list);
+            }
+        }
         let rewritten = match (hdr_ctx, opts.sender, opts.recip) {
             (Some(ctx), true, _) => st.rewrite_header(&line, &name, Class::HdrFrom, ctx),
             (Some(ctx), false, true) => st.rewrite_header(&line, &name, Class::HdrRcpt, ctx),
@@ -784,5 +701,6 @@ fn process_content(st: &mut State<'_>, hdr_ctx: Option<Context>) -> Vec<u8> {
     out
 }
 
+mod act;
 #[cfg(test)]
 mod tests;

@@ -535,6 +535,40 @@ fn body_checks() {
 }
 
 #[test]
+fn extract_recipients_flag() {
+    let (_d, s) = settings("");
+    for (name, input, want) in [
+        (
+            "to cc bcc",
+            "To: a, b@x.org\nCc: c\nBcc: d@y.org\n\nb\n",
+            &[
+                "a@host.example.com",
+                "b@x.org",
+                "c@host.example.com",
+                "d@y.org",
+            ][..],
+        ),
+        (
+            "resent wins",
+            "To: a\nResent-To: r@x.org\n\nb\n",
+            &["r@x.org"][..],
+        ),
+    ] {
+        let mut e = env("s", &[]);
+        e.flags |= flags::EXTRACT_RECIPIENTS;
+        let o = run(&s, &e, input);
+        assert_eq!(o.status, CleanupStatus::Ok, "case {name}");
+        assert_eq!(addrs(&o.envelope.extracted.recipients), want, "case {name}");
+    }
+    let o = run(&s, &env("s", &[]), "To: a\n\nb\n");
+    assert_eq!(
+        o.status,
+        CleanupStatus::NoRecipients,
+        "no extraction without the flag"
+    );
+}
+
+#[test]
 fn utc_stamp_table() {
     for (name, secs, want) in [
         ("epoch", 0, "19700101000000"),
