@@ -318,11 +318,25 @@ fn maildrop_body(dir: &Path) -> Vec<u8> {
     data[2 + len..].to_vec()
 }
 
+/// The real sendmail honours `-C` for an ordinary user only when the
+/// directory is listed in `/etc/postfix/main.cf`'s
+/// `alternate_config_directories`; the comparisons need root (as in CI).
+fn reference_sendmail() -> Option<PathBuf> {
+    if skip_without_reference("sendmail") {
+        return None;
+    }
+    if nix_uid() != 0 {
+        eprintln!("skipped: the reference sendmail ignores -C for an ordinary user");
+        return None;
+    }
+    reference("sendmail")
+}
+
 #[test]
 fn maildrop_file_matches_postfix() {
-    if skip_without_reference("sendmail") {
+    let Some(real) = reference_sendmail() else {
         return;
-    }
+    };
     let input = "From someone Mon Jan  1 00:00:00 2024\nSubject: x\nTo: a@b, \"C D\" <c@d>\n\
                  Bcc: e@f\n\nbody\n.dotted\nline2";
     let args = [
@@ -337,10 +351,7 @@ fn maildrop_file_matches_postfix() {
     ];
     let theirs = private_queue(Path::new("/usr/sbin"));
     let ours = private_queue(&bin_dir());
-    for (prog, dir) in [
-        (reference("sendmail").expect("sendmail"), &theirs),
-        (rostfix("sendmail"), &ours),
-    ] {
+    for (prog, dir) in [(real, &theirs), (rostfix("sendmail"), &ours)] {
         let conf = dir.path().to_str().expect("utf8").to_string();
         let mut all = vec!["-C", conf.as_str()];
         all.extend_from_slice(&args);
@@ -381,7 +392,7 @@ fn sendmail_errors_match_postfix() {
             err.starts_with("sendmail: fatal: ") && err.contains(want),
             "case {name}: {err}"
         );
-        if let Some(real) = reference("sendmail") {
+        if let Some(real) = reference_sendmail() {
             // The real sendmail runs with the real postdrop, in its own queue.
             let theirs_dir = private_queue(Path::new("/usr/sbin"));
             let theirs_conf = theirs_dir.path().to_str().expect("utf8").to_string();
@@ -390,8 +401,6 @@ fn sendmail_errors_match_postfix() {
             let theirs = run(&real, &targs, Some(input));
             assert_eq!(ours.status.code(), theirs.status.code(), "case {name}");
             assert_eq!(err, stderr(&theirs), "case {name}");
-        } else {
-            eprintln!("skipped: no reference Postfix (sendmail not installed)");
         }
     }
     let left = fs::read_dir(dir.path().join("q/maildrop"))
