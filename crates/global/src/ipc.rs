@@ -40,6 +40,7 @@ pub mod proxymap;
 pub mod rewrite;
 pub mod scache;
 pub mod showq;
+pub mod tlsmgr;
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
