@@ -645,3 +645,56 @@ fn delivery_rate() {
         );
     }
 }
+
+/// Postfix logs an alias whose members are all local under each member
+/// (`to=<member>, orig_to=<alias>`), and writes no line for the alias itself.
+#[test]
+fn alias_members_are_logged_as_postfix_logs_them() {
+    let user = users().map_or_else(me, |u| u[0].clone());
+    let aliases = format!("team: {user}\nghosts: nosuch-member\n");
+    let l = Local::start(MASTER_CF, "", &aliases);
+    let cases: [(&str, &str, &str, DeliveryOutcome, String); 2] = [
+        (
+            "member delivered",
+            "A60000000001",
+            "team",
+            DeliveryOutcome::Sent,
+            format!(
+                "to=<{user}@{HOST}>, orig_to=<team@{HOST}>, relay=local, delay=|\
+                 dsn=2.0.0, status=sent (delivered to mailbox)"
+            ),
+        ),
+        (
+            "member bounced",
+            "A60000000002",
+            "ghosts",
+            DeliveryOutcome::Bounced,
+            format!(
+                "to=<nosuch-member@{HOST}>, orig_to=<ghosts@{HOST}>, relay=local, delay=|\
+                 dsn=5.1.1, status=bounced (unknown user: \"nosuch-member\")"
+            ),
+        ),
+    ];
+    for (name, id, alias, outcome, want) in cases {
+        let r = l.send(id, &format!("{alias}@{HOST}"), MESSAGE);
+        assert_eq!(r.outcome, outcome, "case {name}\n{}", l.inst.log());
+        let (head, tail) = want.split_once('|').expect("pattern");
+        let prefix = format!("{id}: {head}");
+        assert!(
+            l.inst.wait_log(&prefix, 10),
+            "case {name}: no {prefix}\n{}",
+            l.inst.log()
+        );
+        let log = l.inst.log();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains(&format!("{id}: to=<")))
+            .collect();
+        assert_eq!(lines.len(), 1, "case {name}: one line per delivery\n{log}");
+        assert!(lines[0].ends_with(tail), "case {name}: {}", lines[0]);
+        assert!(
+            !log.contains(&format!("{id}: to=<{alias}@{HOST}>")),
+            "case {name}: the alias itself is not logged\n{log}"
+        );
+    }
+}
