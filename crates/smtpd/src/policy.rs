@@ -79,6 +79,9 @@ pub struct Query<'a> {
     pub sender: Option<&'a str>,
     /// The recipient being checked (RCPT/VRFY) or the ETRN domain.
     pub recipient: Option<&'a str>,
+    /// The client pipelined commands without permission (Postfix's
+    /// `SMTPD_FLAG_ILL_PIPELINING`, for `reject_unauth_pipelining`).
+    pub ill_pipelining: bool,
 }
 
 /// Whole-message actions that access maps can ask for (applied by cleanup).
@@ -105,6 +108,9 @@ pub struct Verdict {
     pub reject: Option<String>,
     /// Whole-message actions collected on the way.
     pub actions: Vec<MessageAction>,
+    /// Log lines to write in Postfix's `log_whatsup` shape: (what, text),
+    /// e.g. (`hold`, `<a@b>: Sender address triggers HOLD action`).
+    pub notes: Vec<(&'static str, String)>,
 }
 
 impl Verdict {
@@ -118,6 +124,7 @@ impl Verdict {
         Verdict {
             reject: Some(reply.into()),
             actions: Vec::new(),
+            notes: Vec::new(),
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub discard_ehlo: Vec<String>,
     /// `smtpd_forbid_bare_newline` (Postfix 3.7.10+ backport; `no` by default).
     pub forbid_bare_newline: bool,
+    /// `smtpd_forbid_unauth_pipelining` (Postfix 3.7.10+ backport; `no` by default).
+    pub forbid_unauth_pipelining: bool,
     /// `smtpd_helo_required`.
     pub helo_required: bool,
     /// `strict_rfc821_envelopes`.
@@ -88,6 +90,9 @@ impl Settings {
             discard_ehlo: lower_list("smtpd_discard_ehlo_keywords"),
             forbid_bare_newline: config
                 .get_bool("smtpd_forbid_bare_newline")
+                .unwrap_or(false),
+            forbid_unauth_pipelining: config
+                .get_bool("smtpd_forbid_unauth_pipelining")
                 .unwrap_or(false),
             helo_required: config.get_bool("smtpd_helo_required")?,
             strict_rfc821: config.get_bool("strict_rfc821_envelopes")?,

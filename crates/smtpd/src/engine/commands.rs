@@ -11,6 +11,20 @@ use crate::command::{self, Verb};
 use crate::data::DataDecoder;
 use crate::policy::{MessageAction, Query, Stage};
 
+/// The pending input as Postfix logs it (`\r`, `\n` escaped; 100 bytes at most).
+fn printable_input(input: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in input.iter().take(100) {
+        match b {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            0x20..=0x7e => s.push(char::from(b)),
+            _ => s.push('?'),
+        }
+    }
+    s
+}
+
 /// Largest content chunk handed to cleanup at once.
 const CHUNK: usize = 64 * 1024;
 
@@ -32,6 +46,27 @@ impl Session {
             return;
         };
         self.last = verb.name();
+        if self.pending_input && !self.ill_pipelining && self.improper_pipelining(verb) {
+            self.ill_pipelining = true;
+            tracing::info!(
+                "improper command pipelining after {} from {}: {}",
+                verb.name(),
+                self.namaddr,
+                printable_input(&self.input)
+            );
+            if self.settings.forbid_unauth_pipelining {
+                self.count(verb, false);
+                self.error(out, "554 5.5.0 Error: SMTP protocol synchronization");
+                self.close(out);
+                return;
+            }
+        }
+        if self.access_denied && verb != Verb::Quit {
+            self.count(verb, false);
+            let text = format!("503 5.7.0 Error: access denied for {}", self.namaddr);
+            self.error(out, text);
+            return;
+        }
         if verb.is_junk() {
             self.junk += 1;
             if self.junk > self.settings.junk_command_limit {
@@ -62,6 +97,23 @@ impl Session {
         if !(matches!(self.mode, Mode::Waiting) || ok && matches!(verb, Verb::Data | Verb::Bdat)) {
             self.count(verb, ok);
         }
+        if std::mem::take(&mut self.hangup) && !self.is_closed() {
+            self.close(out);
+        }
+    }
+
+    /// Whether `verb` with more input behind it is improper pipelining:
+    /// PIPELINING was not offered (no EHLO, or the keyword discarded), or
+    /// the command must end a pipelined group (Postfix's
+    /// `SMTPD_CMD_FLAG_LAST`: HELO, EHLO, DATA, NOOP, VRFY).
+    fn improper_pipelining(&self, verb: Verb) -> bool {
+        let announced = self.protocol == "ESMTP"
+            && !self.settings.discard_ehlo.iter().any(|d| d == "pipelining");
+        let last = matches!(
+            verb,
+            Verb::Helo | Verb::Ehlo | Verb::Data | Verb::Noop | Verb::Vrfy
+        );
+        verb != Verb::Quit && (last || !announced)
     }
 
     /// An unknown word: forbidden (hang up) or `500`.
@@ -117,7 +169,7 @@ impl Session {
         self.mail_reset(out);
         self.helo = Some(name);
         self.protocol = if verb == Verb::Ehlo { "ESMTP" } else { "SMTP" };
-        if let Some(reject) = self.check(Stage::Helo, None, out) {
+        if let Some(reject) = self.check(Stage::Helo, None) {
             self.helo = None;
             self.error(out, reject);
             return false;
@@ -182,7 +234,7 @@ impl Session {
     }
 
     /// Runs the policy for `stage`; logs and returns the reject reply.
-    fn check(&mut self, stage: Stage, rcpt: Option<&str>, _out: &mut [Out]) -> Option<String> {
+    pub(super) fn check(&mut self, stage: Stage, rcpt: Option<&str>) -> Option<String> {
         let sender = self.tx.as_ref().map(|t| t.sender.as_str());
         let query = Query {
             stage,
@@ -190,25 +242,38 @@ impl Session {
             helo: self.helo.as_deref(),
             sender,
             recipient: rcpt,
+            ill_pipelining: self.ill_pipelining,
         };
         let verdict = self.policy.check(&query);
+        for (what, text) in &verdict.notes {
+            self.log_whatsup(what, stage, rcpt, text);
+        }
         if let Some(tx) = self.tx.as_mut() {
             tx.actions.extend(verdict.actions);
         }
         let reply = self.soften(verdict.reject?);
+        if reply.starts_with("421 ") || reply.starts_with("521 ") {
+            self.hangup = true;
+        }
         self.log_reject(stage, rcpt, &reply);
         Some(reply)
     }
 
     /// `NOQUEUE: reject: RCPT from ...; from=<..> to=<..> proto=ESMTP helo=<..>`.
     fn log_reject(&self, stage: Stage, rcpt: Option<&str>, reply: &str) {
+        self.log_whatsup("reject", stage, rcpt, reply);
+    }
+
+    /// Postfix's `log_whatsup`: `ID: WHAT: STAGE from CLIENT: TEXT; from=<..>
+    /// to=<..> proto=.. helo=<..>`.
+    fn log_whatsup(&self, what: &str, stage: Stage, rcpt: Option<&str>, text: &str) {
         let id = self
             .tx
             .as_ref()
             .and_then(|t| t.queue_id.as_deref())
             .unwrap_or("NOQUEUE");
         let mut line = format!(
-            "{id}: reject: {} from {}: {reply};",
+            "{id}: {what}: {} from {}: {text};",
             stage.log_name(),
             self.namaddr
         );
@@ -274,7 +339,7 @@ impl Session {
             self.error(out, reply);
             return false;
         }
-        if let Some(reject) = self.check(Stage::Mail, None, out) {
+        if let Some(reject) = self.check(Stage::Mail, None) {
             self.tx = None;
             self.error(out, reject);
             return false;
@@ -328,7 +393,7 @@ impl Session {
             return !over;
         }
         let rcpt = path.address;
-        if let Some(reject) = self.check(Stage::Rcpt, Some(&rcpt), out) {
+        if let Some(reject) = self.check(Stage::Rcpt, Some(&rcpt)) {
             self.error(out, reject);
             return false;
         }
@@ -361,7 +426,7 @@ impl Session {
             }
             Some(_) => {}
         }
-        if let Some(reject) = self.check(Stage::Data, None, out) {
+        if let Some(reject) = self.check(Stage::Data, None) {
             return Some(reject);
         }
         let received = self.received_header();
@@ -460,7 +525,7 @@ impl Session {
 
     /// DATA.
     fn data(&mut self, args: &str, out: &mut Vec<Out>) -> Handled {
-        if !args.is_empty() {
+        if !args.is_empty() && self.tx.as_ref().is_some_and(|t| !t.rcpts.is_empty()) {
             self.error(out, "501 5.5.4 Syntax: DATA");
             return false;
         }
@@ -551,11 +616,18 @@ impl Session {
     /// BDAT size [LAST].
     fn bdat(&mut self, args: &str, out: &mut Vec<Out>) -> Handled {
         let Some((size, last)) = command::parse_bdat(args) else {
-            self.error(out, "501 5.5.4 Syntax: BDAT count [LAST]");
+            self.error(out, "521 5.5.4 Syntax: BDAT count [LAST]");
             self.close(out);
             return false;
         };
+        let limit = self.settings.message_size_limit;
         let refusal = match &self.tx {
+            Some(tx) if limit > 0 && tx.size.saturating_add(size) > limit => {
+                // Postfix refuses the chunk up front and ends the transaction.
+                let reply = "552 5.3.4 Chunk exceeds message size limit".to_string();
+                self.mail_reset(out);
+                Some(reply)
+            }
             Some(tx) if tx.started => None,
             _ => self.start_message(out),
         };
@@ -681,7 +753,7 @@ impl Session {
                 return false;
             }
         };
-        if let Some(reject) = self.check(Stage::Vrfy, Some(&addr), out) {
+        if let Some(reject) = self.check(Stage::Vrfy, Some(&addr)) {
             self.error(out, reject);
             return false;
         }

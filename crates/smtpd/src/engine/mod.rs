@@ -24,7 +24,7 @@ use global::ipc::cleanup::{CleanupReply, CleanupStatus, SubmittedEnvelope, Submi
 
 use crate::command::{MailParams, Verb};
 use crate::data::DataDecoder;
-use crate::policy::{Client, MessageAction, Policy};
+use crate::policy::{Client, MessageAction, Policy, Stage};
 use crate::settings::Settings;
 
 /// What the engine asks the connection loop to do, in order.
@@ -146,6 +146,15 @@ pub struct Session {
     clock: fn() -> i64,
     /// The reply for a BDAT chunk being discarded.
     pending_bdat_error: Option<String>,
+    /// Input followed the command line being handled (pipelining test).
+    pending_input: bool,
+    /// The client pipelined without permission (Postfix's `SMTPD_FLAG_ILL_PIPELINING`).
+    ill_pipelining: bool,
+    /// A 421/521 reply was given: hang up after it.
+    hangup: bool,
+    /// `smtpd_delay_reject = no` and the client list refused the client:
+    /// every command but QUIT gets `503 5.7.0 Error: access denied`.
+    access_denied: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -186,6 +195,10 @@ impl Session {
             last: "CONNECT",
             clock: now,
             pending_bdat_error: None,
+            pending_input: false,
+            ill_pipelining: false,
+            hangup: false,
+            access_denied: false,
         }
     }
 
@@ -194,10 +207,24 @@ impl Session {
         self.clock = clock;
     }
 
-    /// Logs `connect from` and returns the `220` greeting.
+    /// Logs `connect from` and returns the `220` greeting, or, when the
+    /// client list runs at connect time (`smtpd_delay_reject = no`) and
+    /// refuses the client, its reject (then `503` to every command but
+    /// QUIT; a 421/521 reject hangs up at once).
     pub fn greeting(&mut self) -> Vec<Out> {
         tracing::info!("connect from {}", self.namaddr);
-        vec![Out::Reply(format!("220 {}", self.settings.banner))]
+        let mut out = Vec::new();
+        match self.check(Stage::Connect, None) {
+            None => out.push(Out::Reply(format!("220 {}", self.settings.banner))),
+            Some(reject) => {
+                self.access_denied = true;
+                self.error(&mut out, reject);
+                if std::mem::take(&mut self.hangup) {
+                    self.close(&mut out);
+                }
+            }
+        }
+        out
     }
 
     /// Whether the session is over.
@@ -250,6 +277,7 @@ impl Session {
         if consumed == limit {
             self.mode = Mode::SkipLine;
         }
+        self.pending_input = !self.input.is_empty();
         let mut line = line;
         if line.last() == Some(&b'\r') {
             line.pop();

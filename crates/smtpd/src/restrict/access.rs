@@ -36,6 +36,8 @@ pub(super) struct Eval<'a> {
     warn_next: bool,
     /// Whole-message actions.
     actions: Vec<MessageAction>,
+    /// `log_whatsup` lines (what, text).
+    notes: Vec<(&'static str, String)>,
     /// `reject_unlisted_recipient` ran explicitly.
     pub(super) rcpt_checked: bool,
     /// `reject_unlisted_sender` ran explicitly.
@@ -83,6 +85,7 @@ impl<'a> Eval<'a> {
             defer_if_reject: None,
             warn_next: false,
             actions: Vec::new(),
+            notes: Vec::new(),
             rcpt_checked: false,
             sender_checked: false,
             list: "recipient",
@@ -105,6 +108,7 @@ impl<'a> Eval<'a> {
         Verdict {
             reject,
             actions: self.actions,
+            notes: self.notes,
         }
     }
 
@@ -132,7 +136,7 @@ impl<'a> Eval<'a> {
                 Some(Decision::Permit) => return None,
                 Some(Decision::Reject(reply)) => {
                     if std::mem::take(&mut self.warn_next) {
-                        tracing::info!("reject_warning: {reply}");
+                        self.notes.push(("reject_warning", reply));
                         continue;
                     }
                     self.reject = Some(reply);
@@ -215,9 +219,16 @@ impl<'a> Eval<'a> {
                 .mynetworks
                 .matches(self.q.client.addr)
                 .then_some(Decision::Permit),
-            "permit_sasl_authenticated" | "reject_unauth_pipelining" | "permit_inet_interfaces" => {
-                None
-            }
+            "reject_unauth_pipelining" => self.q.ill_pipelining.then(|| {
+                Decision::Reject(self.class_reject(
+                    503,
+                    Some("5.5.0"),
+                    &rname,
+                    class,
+                    "Improper use of SMTP command pipelining",
+                ))
+            }),
+            "permit_sasl_authenticated" | "permit_inet_interfaces" => None,
             "reject_unauth_destination"
             | "defer_unauth_destination"
             | "permit_auth_destination" => {
@@ -445,16 +456,18 @@ impl<'a> Eval<'a> {
             }
             AccessKind::Sender => {
                 let s = self.q.sender?;
+                let canon = r.canonical(s);
                 (
-                    address_keys(s, &r.delimiters, r.parent_style, &r.null_key),
+                    address_keys(&canon, &r.delimiters, r.parent_style, &r.null_key),
                     s.to_string(),
                     "Sender address",
                 )
             }
             AccessKind::Recipient => {
                 let a = self.q.recipient?;
+                let canon = r.canonical(a);
                 (
-                    address_keys(a, &r.delimiters, r.parent_style, &r.null_key),
+                    address_keys(&canon, &r.delimiters, r.parent_style, &r.null_key),
                     a.to_string(),
                     "Recipient address",
                 )
@@ -489,6 +502,14 @@ impl<'a> Eval<'a> {
                 t.to_string()
             }
         };
+        let or_unavailable = |t: &str| {
+            if t.is_empty() {
+                "Service unavailable".to_string()
+            } else {
+                t.to_string()
+            }
+        };
+        let triggers = |what: &str| format!("<{name}>: {class} triggers {what}");
         match upper.as_str() {
             "OK" => Some(Decision::Permit),
             w if w.bytes().all(|b| b.is_ascii_digit()) && !w.is_empty() && text.is_empty() => {
@@ -510,41 +531,47 @@ impl<'a> Eval<'a> {
             ))),
             "DEFER_IF_PERMIT" => {
                 self.defer_if_permit =
-                    Some(self.class_reject(450, None, name, class, &or_default(text)));
+                    Some(self.class_reject(450, None, name, class, &or_unavailable(text)));
                 None
             }
             "DEFER_IF_REJECT" => {
                 self.defer_if_reject =
-                    Some(self.class_reject(450, None, name, class, &or_default(text)));
+                    Some(self.class_reject(450, None, name, class, &or_unavailable(text)));
                 None
             }
             "DUNNO" => None,
-            "WARN" | "INFO" => {
-                tracing::info!(
-                    "{}: {} from {}: {text}",
-                    upper.to_ascii_lowercase(),
-                    class,
-                    self.q.client.namaddr(false)
-                );
+            "WARN" => {
+                self.notes.push(("warn", text.to_string()));
+                None
+            }
+            "INFO" => {
+                self.notes.push(("info", text.to_string()));
                 None
             }
             "HOLD" => {
+                self.notes.push(("hold", triggers("HOLD action")));
                 self.actions.push(MessageAction::Hold);
                 None
             }
             "DISCARD" => {
+                self.notes.push(("discard", triggers("DISCARD action")));
                 self.actions.push(MessageAction::Discard);
                 None
             }
             "FILTER" => {
+                self.notes
+                    .push(("filter", triggers(&format!("FILTER {text}"))));
                 self.actions.push(MessageAction::Filter(text.to_string()));
                 None
             }
             "REDIRECT" => {
+                self.notes
+                    .push(("redirect", triggers(&format!("REDIRECT {text}"))));
                 self.actions.push(MessageAction::Redirect(text.to_string()));
                 None
             }
             "BCC" => {
+                self.notes.push(("bcc", triggers(&format!("BCC {text}"))));
                 self.actions.push(MessageAction::Bcc(text.to_string()));
                 None
             }

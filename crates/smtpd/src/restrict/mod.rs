@@ -19,7 +19,7 @@ mod tests;
 use std::collections::HashMap;
 
 use global::config::Config;
-use trivial_rewrite::{Maps, Personality, Resolver};
+use trivial_rewrite::{Context, Maps, Personality, Resolver, RewriteSettings};
 
 pub use items::Item;
 pub use net::NetList;
@@ -82,6 +82,8 @@ pub struct Restrictions {
     mynetworks: NetList,
     /// Address classes.
     resolver: Resolver,
+    /// Canonical form of access-table keys (`rewrite_clnt_internal` in the `local` context).
+    rewrite: RewriteSettings,
     /// `local_recipient_maps` (None: could not be opened -> temporary failure).
     local_rcpt: Option<Maps>,
     /// `relay_recipient_maps`.
@@ -177,6 +179,7 @@ impl Restrictions {
             mynetworks: NetList::parse(&config.get_list("mynetworks"))
                 .map_err(RestrictError::Syntax)?,
             resolver: Resolver::from_config(config, Personality::Regular)?,
+            rewrite: RewriteSettings::from_config(config)?,
             local_rcpt: open_maps(config, "local_recipient_maps"),
             relay_rcpt: open_maps(config, "relay_recipient_maps"),
             virtual_mailbox: open_maps(config, "virtual_mailbox_maps"),
@@ -197,6 +200,15 @@ impl Restrictions {
             parent_style,
             null_key: config.get("smtpd_null_access_lookup_key"),
         })
+    }
+
+    /// `addr` as Postfix looks it up in access tables: rewritten in the
+    /// `local` context (a bare name gets `@$myorigin`); the null sender stays empty.
+    fn canonical(&self, addr: &str) -> String {
+        if addr.is_empty() {
+            return String::new();
+        }
+        self.rewrite.rewrite_internal(Context::Local, addr)
     }
 
     /// The list names evaluated at `stage`.

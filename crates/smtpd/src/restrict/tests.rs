@@ -35,6 +35,7 @@ fn rcpt(r: &Restrictions, ip: &str, sender: &str, rcpt: &str) -> Verdict {
         helo: Some("helo"),
         sender: Some(sender),
         recipient: Some(rcpt),
+        ill_pipelining: false,
     })
 }
 

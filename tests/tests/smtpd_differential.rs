@@ -1,0 +1,277 @@
+//! Differential test of smtpd: every dialogue table in
+//! `tests/resources/smtpd/` is played against a live reference Postfix
+//! 3.7.11 instance and against Rostfix, both with the same main.cf (see
+//! `smtpd_dialogue.rs`), and the replies must be equal after normalising
+//! queue IDs and the host name. Deliberate differences are listed in
+//! `tests/resources/smtpd/DIFFERENCES.md`; replies named there are
+//! compared with the Rostfix text given there instead.
+//!
+//! The reference instance is set up as
+//! /work/shared/docs/running-postfix-side-by-side.md says: root only, own
+//! queue and data directories under /var/tmp owned by `postfix`, `chroot
+//! = n`, a postlog line and `maillog_file`, smtpd on loopback ports, and it
+//! is stopped at the end even when the test panics. Without root or
+//! /usr/sbin/postfix the test prints "skipped: no reference Postfix".
+
+#[path = "smtpd_dialogue.rs"]
+mod dialogue;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dialogue::{Ports, Step, all_tables, load, play, write_maps};
+use rostfix_tests::instance::{Instance, free_port};
+
+/// Services of the reference Postfix besides the two smtpd lines.
+const REF_SERVICES: &str = "cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+discard unix - - n - - discard
+postlog unix-dgram n - n - 1 postlogd
+";
+
+/// Rostfix's services besides the two smtpd lines.
+const ROSTFIX_SERVICES: &str = "cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+discard unix - - n - - discard
+postlog unix-dgram n - n - 1 postlogd
+";
+
+/// A private reference Postfix instance under /var/tmp, stopped on drop.
+struct Reference {
+    /// Top directory (etc/, queue/, data/, maillog).
+    dir: PathBuf,
+    /// The smtpd ports.
+    ports: Ports,
+}
+
+impl Reference {
+    /// Sets up and starts the instance with `main_cf`.
+    fn start(main_cf: &str) -> Reference {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = PathBuf::from(format!(
+            "/var/tmp/rostfix-ref-smtpd-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        for d in ["etc", "queue", "data"] {
+            std::fs::create_dir_all(dir.join(d)).expect("mkdir");
+        }
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let chown = Command::new("chown")
+            .args(["postfix:postfix"])
+            .arg(dir.join("data"))
+            .status()
+            .expect("chown");
+        assert!(chown.success(), "chown data");
+        let ports = Ports {
+            main: free_port(),
+            alt: free_port(),
+            sync: free_port(),
+        };
+        let main = format!(
+            "queue_directory = {q}\ndata_directory = {data}\nmaillog_file = {log}\n\
+             inet_protocols = ipv4\ninet_interfaces = loopback-only\n\
+             smtpd_peername_lookup = no\nsmtp_dns_support_level = disabled\n{main_cf}",
+            q = dir.join("queue").display(),
+            data = dir.join("data").display(),
+            log = dir.join("maillog").display(),
+        );
+        std::fs::write(dir.join("etc/main.cf"), main).expect("main.cf");
+        let master = ports.master_cf(&ports.main.to_string(), REF_SERVICES);
+        std::fs::write(dir.join("etc/master.cf"), master).expect("master.cf");
+        let r = Reference { dir, ports };
+        let out = Command::new("/usr/sbin/postfix")
+            .arg("-c")
+            .arg(r.dir.join("etc"))
+            .arg("start")
+            .output()
+            .expect("run postfix");
+        assert!(
+            out.status.success(),
+            "reference postfix start: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        r
+    }
+
+    /// The reference's log so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("maillog")).unwrap_or_default()
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = Command::new("/usr/sbin/postfix")
+            .arg("-c")
+            .arg(self.dir.join("etc"))
+            .arg("stop")
+            .output();
+        // Let master and its children exit before the queue goes away.
+        let pid_file = self.dir.join("queue/pid/master.pid");
+        for _ in 0..50 {
+            if !pid_file.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A Rostfix instance with the same main.cf and the two smtpd services.
+fn rostfix(main_cf: &str) -> (Instance, Ports) {
+    let mut ports = Ports {
+        main: 0,
+        alt: free_port(),
+        sync: free_port(),
+    };
+    let inst = Instance::new(&ports.master_cf("@PORT@", ROSTFIX_SERVICES), main_cf);
+    ports.main = inst.port;
+    assert_eq!(inst.postfix("start"), 0, "start; log:\n{}", inst.log());
+    (inst, ports)
+}
+
+/// Deliberate differences: `(table, expected Postfix reply, Rostfix reply)`
+/// read from `DIFFERENCES.md` lines `- table | postfix reply | rostfix reply`.
+fn differences() -> Vec<(String, String, String)> {
+    let path = format!(
+        "{}/resources/smtpd/DIFFERENCES.md",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let l = l.strip_prefix("- `")?;
+            let mut p = l.split("` | `");
+            let t = p.next()?.to_string();
+            let pf = p.next()?.to_string();
+            let rf = p.next()?.trim_end_matches('`').to_string();
+            Some((t, pf, rf))
+        })
+        .collect()
+}
+
+/// Whether the reference can run here.
+fn reference_available() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let installed = rostfix_tests::reference("postfix").is_some();
+    if !root || !installed {
+        eprintln!("skipped: no reference Postfix (needs root and /usr/sbin/postfix)");
+        return false;
+    }
+    true
+}
+
+/// `ROSTFIX_SMTPD_REGEN=1`: rewrites a table's `S:` lines with the
+/// reference's replies (to write a new table: put `S: ?` where replies go).
+fn regenerate(table: &str, replies: &[String]) {
+    let path = format!("{}/resources/smtpd/{table}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("table");
+    let mut it = replies.iter();
+    let mut out = String::new();
+    for l in text.lines() {
+        if l.starts_with("S: ") {
+            let r = it.next().expect("as many replies as S: lines");
+            out.push_str(&format!("S: {r}\n"));
+        } else {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    std::fs::write(&path, out).expect("write table");
+}
+
+#[test]
+fn dialogues_match_live_postfix() {
+    if !reference_available() {
+        return;
+    }
+    let maps = tempfile::Builder::new()
+        .prefix("rostfix-smtpd-maps-")
+        .tempdir_in("/var/tmp")
+        .expect("maps dir");
+    let main_cf = write_maps(maps.path());
+    let reference = Reference::start(&main_cf);
+    let (inst, ports) = rostfix(&main_cf);
+    let allowed = differences();
+    let mut bad = Vec::new();
+    let mut table_bad = Vec::new();
+    let mut compared = 0;
+    let regen = std::env::var_os("ROSTFIX_SMTPD_REGEN").is_some();
+    for table in all_tables() {
+        let mut postfix_replies = Vec::new();
+        for session in load(&table) {
+            let want = play(reference.ports.of(&session), &session);
+            let got = play(ports.of(&session), &session);
+            // The command before each reply, for the messages.
+            let mut sent = Vec::new();
+            let mut last = String::new();
+            for s in &session.steps {
+                match s {
+                    Step::Send(l) => last = l.chars().take(60).collect(),
+                    Step::Expect(_) => sent.push(std::mem::take(&mut last)),
+                }
+            }
+            postfix_replies.extend(want.iter().map(|(_, pf)| pf.clone()));
+            for (i, ((expected, pf), (_, rf))) in want.iter().zip(got.iter()).enumerate() {
+                compared += 1;
+                if pf != expected {
+                    table_bad.push(format!(
+                        "{table}:{} table says {expected}\n   postfix says {pf}",
+                        session.line
+                    ));
+                }
+                let deliberate = allowed
+                    .iter()
+                    .any(|(t, p, r)| t == &table && p == pf && r == rf);
+                if pf != rf && !deliberate {
+                    bad.push(format!(
+                        "{table}:{} after {:?}\n postfix {pf}\n rostfix {rf}",
+                        session.line,
+                        sent.get(i).map_or("", String::as_str)
+                    ));
+                }
+            }
+        }
+        if regen {
+            regenerate(&table, &postfix_replies);
+        }
+    }
+    eprintln!("compared {compared} replies");
+    assert!(
+        bad.is_empty() && table_bad.is_empty(),
+        "differences:\n{}\n\ntables out of date:\n{}\n\nreference log:\n{}\n\nrostfix log:\n{}",
+        bad.join("\n"),
+        table_bad.join("\n"),
+        reference.log(),
+        inst.log()
+    );
+}
+
+#[test]
+fn difference_list_is_well_formed() {
+    for (t, p, r) in differences() {
+        assert!(
+            Path::new(&format!(
+                "{}/resources/smtpd/{t}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .exists(),
+            "DIFFERENCES.md names a missing table {t}"
+        );
+        assert_ne!(p, r, "{t}: a listed difference must differ");
+    }
+}
