@@ -54,8 +54,10 @@ filewriter unix -       n       n       -       -       pipe
 ";
 
 /// main.cf: short retry times so that deliveries failed by a killed agent
-/// come back within the test; a short throttle so that a service killed
-/// before its first request is not held off for Postfix's default 60 s.
+/// come back within the test; short throttles so that neither a service
+/// killed before its first request (master) nor a transport whose agent
+/// crashed (qmgr: `unknown mail transport error`) is held off for Postfix's
+/// default 60 s.
 const MAIN_CF: &str = "\
 myhostname = mx.rostfix.test
 mydomain = rostfix.test
@@ -66,6 +68,7 @@ minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 queue_run_delay = 1s
 service_throttle_time = 1s
+transport_retry_time = 1s
 ";
 
 /// A small deterministic generator (xorshift64*), so a run can be repeated.
@@ -106,7 +109,11 @@ fn children(parent: i32) -> Vec<(i32, String)> {
         return found;
     };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
