@@ -148,6 +148,18 @@ impl Job<'_> {
             .map_err(|e| Failure::new(format!("error reading message: {e}")))
     }
 
+    /// Delivers each request recipient in turn with `one(index, loop_info)`,
+    /// `loop_info` being [`Job::loop_info`] read once (local(8), virtual(8)).
+    pub fn per_recipient<F>(&self, mut one: F) -> Result<Vec<Outcome>, Failure>
+    where
+        F: FnMut(usize, &[String]) -> Result<Outcome, Failure>,
+    {
+        let loop_info = self.loop_info()?;
+        (0..self.request.recipients.len())
+            .map(|i| one(i, &loop_info))
+            .collect()
+    }
+
     /// The queue file's path relative to `queue_directory` (`active/4F1A2B3C4D`).
     pub fn queue_path(&self) -> &str {
         &self.path

@@ -20,6 +20,7 @@ use global::deliver::command::{self, CommandSpec, CommandStatus, Program};
 use global::deliver::lock::Retry;
 use global::deliver::mbox::{Mbox, MboxOptions};
 use global::deliver::privs::{AsUser, UserAttr, getpwnam, privileged};
+use trivial_rewrite::Maps;
 
 /// A failed delivery step: status and reason (small, unlike [`Dsn`]).
 type Fail = (String, String);
@@ -77,6 +78,23 @@ fn with_default_privs(ctx: &Ctx<'_, '_>, usr: &UserAttr) -> UserAttr {
     u
 }
 
+/// Looks the user up in `maps` (`mailbox_transport_maps`,
+/// `mailbox_command_maps`); `None` when the table failed (the delivery is
+/// then deferred: "table lookup failure").
+fn find_user(ctx: &mut Ctx<'_, '_>, a: &Attr, maps: Option<&Maps>) -> Option<Option<String>> {
+    let Some(maps) = maps else {
+        return Some(None);
+    };
+    match maps.find(&a.user, false) {
+        Ok(found) => Some(found),
+        Err(e) => {
+            tracing::warn!("{e}");
+            ctx.defer(a, "4.3.0", "table lookup failure");
+            None
+        }
+    }
+}
+
 /// `deliver_mailbox()`: false when the user does not exist.
 pub fn deliver_mailbox(ctx: &mut Ctx<'_, '_>, a: &Attr, _usr: &UserAttr) -> bool {
     let mut a = a.clone();
@@ -84,19 +102,14 @@ pub fn deliver_mailbox(ctx: &mut Ctx<'_, '_>, a: &Attr, _usr: &UserAttr) -> bool
     if ctx.been_here(format!("mailbox {}", a.local)) {
         return true;
     }
-    if let Some(maps) = &ctx.env.transport_maps {
-        match maps.find(&a.user, false) {
-            Ok(Some(t)) => {
-                deliver_pass(ctx, &a, &t);
-                return true;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!("{e}");
-                ctx.defer(&a, "4.3.0", "table lookup failure");
-                return true;
-            }
+    let env = ctx.env;
+    match find_user(ctx, &a, env.transport_maps.as_ref()) {
+        Some(Some(t)) => {
+            deliver_pass(ctx, &a, &t);
+            return true;
         }
+        Some(None) => {}
+        None => return true,
     }
     if !ctx.env.s.mailbox_transport.is_empty() {
         let t = ctx.env.s.mailbox_transport.clone();
@@ -114,19 +127,13 @@ pub fn deliver_mailbox(ctx: &mut Ctx<'_, '_>, a: &Attr, _usr: &UserAttr) -> bool
     };
     let usr = UserAttr::from_user(&pw);
     let home = usr.home.clone().unwrap_or_default();
-    if let Some(maps) = &ctx.env.command_maps {
-        match maps.find(&a.user, false) {
-            Ok(Some(cmd)) => {
-                deliver_command(ctx, &a, &usr, &cmd);
-                return true;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!("{e}");
-                ctx.defer(&a, "4.3.0", "table lookup failure");
-                return true;
-            }
+    match find_user(ctx, &a, env.command_maps.as_ref()) {
+        Some(Some(cmd)) => {
+            deliver_command(ctx, &a, &usr, &cmd);
+            return true;
         }
+        Some(None) => {}
+        None => return true,
     }
     let s = ctx.env.s.clone();
     if !s.mailbox_command.is_empty() {

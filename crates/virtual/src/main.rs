@@ -182,10 +182,7 @@ enum Fault {
 
 impl Agent for Virtual {
     fn deliver(&mut self, job: &Job<'_>) -> Result<Vec<Outcome>, Failure> {
-        let loop_info = job.loop_info()?;
-        (0..job.request.recipients.len())
-            .map(|i| self.one(job, i, &loop_info))
-            .collect()
+        job.per_recipient(|i, loop_info| self.one(job, i, loop_info))
     }
 }
 

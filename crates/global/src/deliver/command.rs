@@ -65,6 +65,7 @@ use super::dsn::{
     Dsn, EX_SOFTWARE, EX_TEMPFAIL, dsn_split, dsn_valid, is_sys_exits_code, sys_exits_detail,
 };
 use super::mbox::mbox_dsn;
+use super::privs::check;
 use crate::queue::RecordError;
 
 /// How much command output is kept (`VSTREAM_BUFSIZE`).
@@ -279,13 +280,6 @@ struct ChildSetup {
 impl ChildSetup {
     /// Runs in the child: only async-signal-safe calls.
     fn apply(&self) -> std::io::Result<()> {
-        let check = |r: libc::c_int| {
-            if r < 0 {
-                Err(std::io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
-        };
         // SAFETY: async-signal-safe system calls on data prepared before fork.
         unsafe {
             if (self.ids.is_some() || self.chroot.is_some()) && libc::geteuid() != 0 {

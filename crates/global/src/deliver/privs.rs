@@ -50,19 +50,22 @@ pub fn privileged() -> bool {
     nix::unistd::getuid().is_root()
 }
 
+/// A system call's result: `Err(errno)` when it returned a negative value
+/// (async-signal-safe: it only reads `errno`, so child set-up may use it).
+pub(crate) fn check(r: libc::c_int) -> std::io::Result<()> {
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// `set_eugid()`: make `(uid, gid)` the effective ids (with `gid` as the only
 /// supplementary group); does nothing when the process is not privileged.
 pub fn set_eugid(uid: u32, gid: u32) -> std::io::Result<()> {
     if !privileged() {
         return Ok(());
     }
-    let check = |r: libc::c_int| {
-        if r < 0 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    };
     // SAFETY: plain id system calls; the group array lives across the call.
     unsafe {
         if libc::geteuid() != 0 {
