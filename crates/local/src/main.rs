@@ -47,10 +47,11 @@
 //! `strict_mailbox_ownership`, and those of the delivery skeleton.
 //!
 //! # Crates
-//! No crate implements Postfix's delivery semantics; mbox locking and
-//! Maildir naming are a few system calls (`libc`, `nix`), so they are
-//! written here rather than taken from a mailbox crate whose locking and
-//! naming would differ from what Postfix and the mail readers expect.
+//! No crate implements Postfix's delivery semantics. The mailbox code
+//! (locks, mbox, Maildir, id switching) and the command runner are
+//! `global::deliver`'s, shared with virtual(8) and pipe(8); this crate
+//! keeps what only local(8) does: aliases, `.forward`, `:include:` and the
+//! resolution order.
 
 mod delivery;
 mod env;
