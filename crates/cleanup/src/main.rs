@@ -208,6 +208,7 @@ fn serve(shared: &Shared, mut conn: Conn) -> Result<()> {
                 envelope: &env,
                 content: &content,
                 arrival,
+                created: pending.created(),
             },
         )
     };

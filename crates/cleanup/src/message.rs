@@ -31,8 +31,11 @@ pub struct Request<'a> {
     pub envelope: &'a SubmittedEnvelope,
     /// The message as submitted (lines end in `\n`).
     pub content: &'a [u8],
-    /// Arrival time (queue file creation time unless the client set one).
+    /// Arrival time (the client's, else the queue file creation time):
+    /// the `T` record and the added `Date:`.
     pub arrival: Timestamp,
+    /// Queue file creation time: `create_time` and the added `Message-Id:`.
+    pub created: Timestamp,
 }
 
 /// What became of it.
@@ -160,6 +163,12 @@ impl<'a> State<'a> {
         self.errs.is_none()
     }
 
+    /// `CLEANUP_OUT_OK()`: only a write error or a discard stops the
+    /// output; rejected mail is still written in full, for its bounce.
+    fn out_ok(&self) -> bool {
+        !self.discard && !matches!(self.errs, Some((CleanupStatus::Write, _)))
+    }
+
     /// Look `line` up in `maps` (full key); logs and fails on a table error.
     fn check(&mut self, which: Which, line: &str) -> Option<String> {
         let s = self.p.s;
@@ -232,7 +241,17 @@ impl<'a> State<'a> {
         if self.recip.is_none() {
             self.recip = Some(clean.clone());
         }
-        self.out_recipient(&r.address, &clean, r, out);
+        if r.dsn_orcpt.is_empty() && !clean.is_empty() {
+            // Postfix records the address as rewritten and mapped as the
+            // DSN original recipient when the client gave none.
+            let with_orcpt = SubmittedRecipient {
+                dsn_orcpt: format!("rfc822;{clean}"),
+                ..r.clone()
+            };
+            self.out_recipient(&r.address, &clean, &with_orcpt, out);
+        } else {
+            self.out_recipient(&r.address, &clean, r, out);
+        }
         if self.map_ok
             && let Some(maps) = &self.p.s.recipient_bcc
         {
@@ -421,8 +440,10 @@ pub fn process(s: &Settings, req: Request<'_>) -> Outcome {
     }
     for bcc in std::mem::take(&mut st.bcc) {
         for addr in tok822::parse_address_list(&bcc) {
+            // BCC recipients never get DSN notices (NOTIFY=NEVER).
             let r = SubmittedRecipient {
                 address: addr,
+                dsn_notify: 1,
                 ..Default::default()
             };
             let clean = st.p.rewrite(Context::Local, &r.address);
@@ -445,10 +466,17 @@ pub fn process(s: &Settings, req: Request<'_>) -> Outcome {
 
     let envelope = Envelope {
         arrival: req.arrival,
-        create_time: Some(req.arrival.sec),
+        create_time: Some(req.created.sec),
         fullname: (!env.fullname.is_empty()).then(|| env.fullname.clone()),
         sender: st.sender.clone(),
-        attributes: env.attributes.clone(),
+        // log_message_origin only names the client in cleanup's own logs;
+        // Postfix does not keep it in the queue file.
+        attributes: env
+            .attributes
+            .iter()
+            .filter(|(n, _)| n != "log_message_origin")
+            .cloned()
+            .collect(),
         content_filter: st.filter.clone(),
         redirect: st.redirect.clone(),
         dsn_envid: (!env.dsn_envid.is_empty()).then(|| env.dsn_envid.clone()),
@@ -571,7 +599,7 @@ fn process_content(st: &mut State<'_>, hdr_ctx: Option<Context>) -> Vec<u8> {
             }
             _ => {}
         }
-        if !st.ok() {
+        if !st.out_ok() {
             continue;
         }
         if opts.resent {
@@ -603,7 +631,7 @@ fn process_content(st: &mut State<'_>, hdr_ctx: Option<Context>) -> Vec<u8> {
     }
 
     // Missing headers (cleanup_header_done_callback).
-    if st.ok() {
+    if st.out_ok() {
         let add = hdr_ctx.is_some() || s.always_add_missing_headers;
         let prefix = if resent { "Resent-" } else { "" };
         let (mid, date, from) = if resent {
@@ -617,7 +645,7 @@ fn process_content(st: &mut State<'_>, hdr_ctx: Option<Context>) -> Vec<u8> {
             } else {
                 format!(
                     "{}.{}@{}",
-                    utc_stamp(st.req.arrival.sec),
+                    utc_stamp(st.req.created.sec),
                     st.p.id,
                     s.myhostname
                 )

@@ -35,6 +35,8 @@ pub enum MaildropError {
 pub struct Maildrop {
     /// `T` record (seconds), when present.
     pub arrival_sec: Option<i64>,
+    /// `T` record microseconds.
+    pub arrival_usec: i64,
     /// `F`.
     pub fullname: String,
     /// `S`.
@@ -81,7 +83,13 @@ pub fn parse_maildrop(data: &[u8]) -> Result<Maildrop, MaildropError> {
         }
         match t {
             rec::TIME => {
-                m.arrival_sec = text.split_whitespace().next().and_then(|s| s.parse().ok());
+                let mut parts = text.split_whitespace();
+                m.arrival_sec = parts.next().and_then(|s| s.parse().ok());
+                m.arrival_usec = parts
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|u| (0..1_000_000).contains(u))
+                    .unwrap_or(0);
             }
             rec::FULL => m.fullname = text,
             rec::FROM => sender = Some(text),
@@ -174,7 +182,10 @@ pub fn to_request(
         fullname: m.fullname.clone(),
         recipients: m.recipients.clone(),
         extracted_recipients: m.extracted.clone(),
-        arrival_us: 0,
+        // postdrop's time stamp is the arrival time, as in Postfix.
+        arrival_us: m.arrival_sec.filter(|s| *s > 0).map_or(0, |s| {
+            s.saturating_mul(1_000_000).saturating_add(m.arrival_usec)
+        }),
         attributes,
         dsn_envid,
         dsn_ret,

@@ -50,6 +50,7 @@ fn run(s: &Settings, e: &SubmittedEnvelope, content: &str) -> Outcome {
             envelope: e,
             content: content.as_bytes(),
             arrival: T,
+            created: T,
         },
     )
 }
@@ -83,6 +84,15 @@ fn added_headers_for_local_mail() {
     assert_eq!(o.envelope.sender, "alice@host.example.com");
     assert_eq!(addrs(&o.envelope.recipients), ["bob@host.example.com"]);
     assert_eq!(o.envelope.recipients[0].orig.as_deref(), Some("bob"));
+    assert_eq!(
+        o.envelope.recipients[0].dsn_orcpt.as_deref(),
+        Some("rfc822;bob@host.example.com"),
+        "the rewritten address is the DSN original recipient, as in Postfix"
+    );
+    assert_eq!(
+        o.envelope.attributes,
+        [("rewrite_context".to_string(), "local".to_string())]
+    );
     assert_eq!(
         o.log,
         ["4A2B3C1D2E: message-id=<20231114221320.4A2B3C1D2E@host.example.com>"]
@@ -354,6 +364,43 @@ fn address_mapping_table() {
 }
 
 #[test]
+fn bcc_recipients_get_notify_never() {
+    let (_d, s) = settings("always_bcc = archive@x.org");
+    let o = run(&s, &env("s", &["bob"]), "Subject: x\n\nb\n");
+    let bcc = &o.envelope.extracted.recipients[0];
+    assert_eq!(
+        (
+            bcc.address.as_str(),
+            bcc.dsn_notify,
+            bcc.dsn_orcpt.as_deref()
+        ),
+        ("archive@x.org", Some(1), None)
+    );
+}
+
+#[test]
+fn rejected_mail_is_still_completed_for_its_bounce() {
+    let dir = tempfile::tempdir().unwrap();
+    let re = dir.path().join("hc");
+    std::fs::write(&re, "/^Subject: no/ REJECT\n").unwrap();
+    let (_d, s) = settings(&format!("header_checks = regexp:{}", re.display()));
+    let o = run(&s, &env("s", &["bob"]), "Subject: no\nTo: bob\n\nb\n");
+    assert!(o.bounce.is_some());
+    let t = text(&o);
+    assert!(t.contains("To: bob@host.example.com\nMessage-Id: <"), "{t}");
+    assert!(
+        o.log[0].contains(": reject: header Subject: no from local;"),
+        "{:?}",
+        o.log
+    );
+    assert!(
+        o.log[1].contains(": message-id=<"),
+        "Postfix logs the message-id after the reject: {:?}",
+        o.log
+    );
+}
+
+#[test]
 fn no_mapping_without_map_ok() {
     let (_d, s) = settings("canonical_maps = inline:{ bob=robert@x.org }\nalways_bcc = a@b.org");
     let mut e = env("s", &["bob"]);
@@ -605,6 +652,7 @@ mod props {
                 envelope: &env(&sender, &[&rcpt]),
                 content: &content,
                 arrival: T,
+                created: T,
             });
         }
     }
