@@ -460,3 +460,241 @@ fn cleanup_output_flows_through_qmgr() {
         inst.log()
     );
 }
+
+/// A private Postfix 3.7 instance (pickup, cleanup, trivial-rewrite only)
+/// under /var/tmp, stopped when dropped; see
+/// /work/shared/docs/running-postfix-side-by-side.md.
+struct Reference {
+    dir: tempfile::TempDir,
+}
+
+impl Reference {
+    fn start(main_extra: &str) -> Option<Reference> {
+        let daemons = Path::new("/usr/lib/postfix/sbin");
+        if skip_without_reference("postfix") || !daemons.join("cleanup").exists() {
+            return None;
+        }
+        if nix_uid() != 0 {
+            eprintln!("skipped: a reference Postfix instance needs root");
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("rostfix-ref-")
+            .tempdir_in("/var/tmp")
+            .expect("tempdir");
+        let d = dir.path();
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod");
+        for sub in ["etc", "data", "queue"] {
+            fs::create_dir_all(d.join(sub)).expect("mkdir");
+        }
+        let chown = std::process::Command::new("chown")
+            .arg("postfix")
+            .arg(d.join("data"))
+            .status()
+            .expect("chown");
+        assert!(chown.success());
+        fs::write(
+            d.join("etc/main.cf"),
+            format!(
+                "queue_directory = {q}\ndata_directory = {data}\nmaillog_file = {log}\n\
+                 compatibility_level = 3.6\ninet_interfaces = loopback-only\ninet_protocols = ipv4\n{main_extra}",
+                q = d.join("queue").display(),
+                data = d.join("data").display(),
+                log = d.join("maillog").display(),
+            ),
+        )
+        .expect("main.cf");
+        fs::write(
+            d.join("etc/master.cf"),
+            "pickup unix n - n 60 1 pickup\ncleanup unix n - n - 0 cleanup\n\
+             rewrite unix - - n - - trivial-rewrite\npostlog unix-dgram n - n - 1 postlogd\n",
+        )
+        .expect("master.cf");
+        let st = std::process::Command::new(reference("postfix").expect("postfix"))
+            .args(["-c", d.join("etc").to_str().expect("utf8"), "start"])
+            .output()
+            .expect("postfix start");
+        assert!(st.status.success(), "reference start: {}", stderr(&st));
+        Some(Reference { dir })
+    }
+
+    fn etc(&self) -> PathBuf {
+        self.dir.path().join("etc")
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        if let Some(p) = reference("postfix") {
+            let _ = std::process::Command::new(p)
+                .args(["-c", self.etc().to_str().unwrap_or("/nonexistent"), "stop"])
+                .output();
+        }
+    }
+}
+
+/// The only file in `dir`, once there.
+fn only_file(dir: &Path, secs: u64) -> PathBuf {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let files: Vec<PathBuf> = fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        let done: Vec<&PathBuf> = files
+            .iter()
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains('.'))
+            })
+            .collect();
+        // Postfix's cleanup names the file before writing it: wait for the
+        // owner-execute bit that marks it complete.
+        let complete = done
+            .iter()
+            .all(|p| fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o700 == 0o700));
+        if done.len() == 1 && complete {
+            return done[0].clone();
+        }
+        assert!(
+            Instant::now() < end,
+            "no single file in {}: {files:?}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// postcat output made comparable: queue ID, times and sizes masked, the
+/// Rostfix format marker dropped, envelope records sorted (Rostfix writes
+/// the full name before the attributes, Postfix after the first one).
+fn normalize(postcat: &str, id: &str) -> (Vec<String>, Vec<String>) {
+    let mut envelope = Vec::new();
+    let mut rest = Vec::new();
+    let mut in_envelope = false;
+    for line in postcat.replace(id, "QUEUEID").lines() {
+        if line.starts_with("*** ENVELOPE RECORDS") {
+            in_envelope = true;
+            continue;
+        }
+        if line.starts_with("*** ") {
+            in_envelope = false;
+            rest.push(line.split(" /").next().unwrap_or(line).to_string());
+            continue;
+        }
+        if line.starts_with("message_size:")
+            || line.starts_with("message_arrival_time:")
+            || line.starts_with("create_time:")
+            || line == "named_attribute: rostfix_queue_format=1"
+        {
+            continue;
+        }
+        let masked = if let Some(p) = line.find("; ").filter(|_| line.starts_with("\tid ")) {
+            format!("{}; DATE", &line[..p])
+        } else if let Some(p) = ["Date: ", "Resent-Date: "]
+            .iter()
+            .find(|p| line.starts_with(**p))
+        {
+            format!("{p}DATE")
+        } else if let Some(p) = ["Message-Id: <", "Resent-Message-Id: <"]
+            .iter()
+            .find(|p| line.starts_with(**p))
+        {
+            format!("{p}STAMP.QUEUEID@host>")
+        } else {
+            line.to_string()
+        };
+        if in_envelope {
+            envelope.push(masked);
+        } else {
+            rest.push(masked);
+        }
+    }
+    envelope.sort();
+    (envelope, rest)
+}
+
+/// The same submission through the real Postfix (sendmail, postdrop,
+/// pickup, cleanup) and through Rostfix gives the same queue file, as
+/// the real postcat shows it.
+#[test]
+fn queue_file_matches_postfix_cleanup() {
+    let settings = "myhostname = host.example.com\nmydomain = example.com\n\
+                    canonical_maps = inline:{ carol=carol.smith@example.com }\n\
+                    masquerade_domains = sub.example.org\nalways_bcc = archive@example.com\n";
+    let Some(reference_instance) = Reference::start(settings) else {
+        return;
+    };
+    let inst = Instance::new(MASTER_CF, settings);
+    assert_eq!(inst.postfix("start"), 0, "start:\n{}", inst.log());
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "full name, canonical, added headers",
+            &["-f", "alice", "-F", "Alice Q. User", "bob", "carol"],
+            "Subject: plain\n\nx\n",
+        ),
+        (
+            "-t, masquerading, folding, Bcc removal",
+            &[
+                "-t",
+                "-f",
+                "dave@mail.sub.example.org",
+                "-F",
+                "Dave",
+                "carol",
+            ],
+            "From: dave@mail.sub.example.org\nTo: list@lists.example.org, \"Carl C.\" <carl>\n\
+             Cc: erin, a very long name <averyveryverylongaddress@some.domain.example.com>, third@x.org\n\
+             Bcc: frank@example.com\nSubject: two\n\nsecond body\n",
+        ),
+        (
+            "resent headers",
+            &["-f", "rs", "bob"],
+            "Resent-From: joe\nFrom: f@x.org\nSubject: r\n\nbody\n",
+        ),
+    ];
+    let postcat_prog = reference("postcat").expect("postcat");
+    for (name, args, input) in cases {
+        // Reference first.
+        let ref_etc = reference_instance.etc();
+        let mut rargs = vec!["-C", ref_etc.to_str().expect("utf8")];
+        rargs.extend_from_slice(args);
+        let out = run(
+            &reference("sendmail").expect("sendmail"),
+            &rargs,
+            Some(input),
+        );
+        assert!(out.status.success(), "case {name}: {}", stderr(&out));
+        let ref_file = only_file(&reference_instance.dir.path().join("queue/incoming"), 30);
+        let ref_id = ref_file
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let theirs = run(
+            &postcat_prog,
+            &[
+                "-c",
+                ref_etc.to_str().expect("utf8"),
+                ref_file.to_str().expect("utf8"),
+            ],
+            None,
+        );
+        fs::remove_file(&ref_file).expect("remove reference file");
+
+        let out = sendmail(&inst, args, input);
+        assert!(out.status.success(), "case {name}: {}", stderr(&out));
+        let our_file = only_file(&inst.queue_dir().join("incoming"), 30);
+        let our_id = our_file
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let ours = postcat(&inst, &our_file);
+        fs::remove_file(&our_file).expect("remove our file");
+
+        let (want_env, want_rest) = normalize(&String::from_utf8_lossy(&theirs.stdout), &ref_id);
+        let (got_env, got_rest) = normalize(&ours, &our_id);
+        assert_eq!(got_env, want_env, "case {name}: envelope");
+        assert_eq!(got_rest, want_rest, "case {name}: content and extracted");
+    }
+}
