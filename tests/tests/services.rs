@@ -538,6 +538,20 @@ fn stock_master_cf_has_every_program() {
             .any(|p| line.contains(&format!("/{p}: bad command startup")));
         assert!(allowed, "unexpected: {line}\nlog:\n{log}");
     }
+    for line in log
+        .lines()
+        .filter(|l| l.contains("fatal:") || l.contains("panic:"))
+    {
+        let allowed = NOT_YET.iter().any(|p| line.contains(&format!("/{p}[")));
+        assert!(allowed, "unexpected: {line}\nlog:\n{log}");
+    }
+    // Every woken program ran: its process shows in the log or stayed quiet,
+    // but none exited abnormally.
+    assert!(
+        !log.contains("exit status") && !log.contains("killed by signal"),
+        "{log}"
+    );
+    eprintln!("{log}");
     for p in [
         "trivial-rewrite",
         "proxymap",
