@@ -2,7 +2,8 @@
 //! `tests/resources/smtpd/` is played against a live reference Postfix
 //! 3.7.11 instance and against Rostfix, both with the same main.cf (see
 //! `smtpd_dialogue.rs`), and the replies must be equal after normalising
-//! queue IDs and the host name. Deliberate differences are listed in
+//! queue IDs and the host name; smtpd's log lines of both (queue IDs
+//! normalised, sorted) must be the same too. Deliberate differences are listed in
 //! `tests/resources/smtpd/DIFFERENCES.md`; replies named there are
 //! compared with the Rostfix text given there instead.
 //!
@@ -175,6 +176,51 @@ fn reference_available() -> bool {
     true
 }
 
+/// smtpd's log lines, normalised (queue IDs to `ID`), sorted: sessions of
+/// different processes interleave differently on each run.
+fn smtpd_log_lines(log: &str) -> Vec<String> {
+    let mut v: Vec<String> = log
+        .lines()
+        .filter_map(|l| {
+            let i = l.find("/smtpd[")?;
+            let rest = &l[i..];
+            let msg = &rest[rest.find("]: ")? + 3..];
+            let (prefix, msg) = match msg.strip_prefix("warning: ") {
+                Some(m) => ("warning: ", m),
+                None => ("", msg),
+            };
+            let msg = match msg.split_once(": ") {
+                Some((id, tail))
+                    if id != "NOQUEUE"
+                        && (8..=20).contains(&id.len())
+                        && id.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+                {
+                    format!("{prefix}ID: {tail}")
+                }
+                _ => format!("{prefix}{msg}"),
+            };
+            Some(msg)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Lines in `a` missing from `b` (multiset difference).
+fn missing(a: &[String], b: &[String]) -> Vec<String> {
+    let mut b = b.to_vec();
+    let mut out = Vec::new();
+    for l in a {
+        match b.iter().position(|x| x == l) {
+            Some(i) => {
+                b.swap_remove(i);
+            }
+            None => out.push(l.clone()),
+        }
+    }
+    out
+}
+
 /// `ROSTFIX_SMTPD_REGEN=1`: rewrites a table's `S:` lines with the
 /// reference's replies (to write a new table: put `S: ?` where replies go).
 fn regenerate(table: &str, replies: &[String]) {
@@ -251,11 +297,37 @@ fn dialogues_match_live_postfix() {
         }
     }
     eprintln!("compared {compared} replies");
+    // Log lines: give both log daemons a moment to write the last ones.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let (pl, rl) = (
+        smtpd_log_lines(&reference.log()),
+        smtpd_log_lines(&inst.log()),
+    );
+    let (only_postfix, only_rostfix) = (missing(&pl, &rl), missing(&rl, &pl));
+    eprintln!(
+        "smtpd log lines: postfix {}, rostfix {}, only postfix {}, only rostfix {}",
+        pl.len(),
+        rl.len(),
+        only_postfix.len(),
+        only_rostfix.len()
+    );
+    for l in &only_postfix {
+        eprintln!("  only postfix: {l}");
+    }
+    for l in &only_rostfix {
+        eprintln!("  only rostfix: {l}");
+    }
     assert!(
-        bad.is_empty() && table_bad.is_empty(),
-        "differences:\n{}\n\ntables out of date:\n{}\n\nreference log:\n{}\n\nrostfix log:\n{}",
+        bad.is_empty()
+            && table_bad.is_empty()
+            && only_postfix.is_empty()
+            && only_rostfix.is_empty(),
+        "differences:\n{}\n\ntables out of date:\n{}\n\nlog lines only in postfix:\n{}\n\n\
+         log lines only in rostfix:\n{}\n\nreference log:\n{}\n\nrostfix log:\n{}",
         bad.join("\n"),
         table_bad.join("\n"),
+        only_postfix.join("\n"),
+        only_rostfix.join("\n"),
         reference.log(),
         inst.log()
     );

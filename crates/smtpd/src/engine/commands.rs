@@ -11,6 +11,15 @@ use crate::command::{self, Verb};
 use crate::data::DataDecoder;
 use crate::policy::{MessageAction, Query, Stage};
 
+/// An address as Postfix logs it (`info_log_addr_form`: quoted external form).
+fn quote_log(addr: &str) -> String {
+    if addr.is_empty() {
+        String::new()
+    } else {
+        global::address::quote_822_local(addr)
+    }
+}
+
 /// The pending input as Postfix logs it (`\r`, `\n` escaped; 100 bytes at most).
 fn printable_input(input: &[u8]) -> String {
     let mut s = String::new();
@@ -93,8 +102,12 @@ impl Session {
                 return;
             }
         };
-        // RCPT waiting for cleanup, DATA/BDAT in progress count later.
-        if !(matches!(self.mode, Mode::Waiting) || ok && matches!(verb, Verb::Data | Verb::Bdat)) {
+        // RCPT waiting for cleanup, DATA/BDAT in progress count later; a
+        // handler that hung up has counted itself.
+        if !(self.is_closed()
+            || matches!(self.mode, Mode::Waiting)
+            || ok && matches!(verb, Verb::Data | Verb::Bdat))
+        {
             self.count(verb, ok);
         }
         if std::mem::take(&mut self.hangup) && !self.is_closed() {
@@ -166,14 +179,15 @@ impl Session {
             .chars()
             .map(|c| if c.is_ascii_graphic() { c } else { '?' })
             .collect();
-        self.mail_reset(out);
         self.helo = Some(name);
-        self.protocol = if verb == Verb::Ehlo { "ESMTP" } else { "SMTP" };
         if let Some(reject) = self.check(Stage::Helo, None) {
             self.helo = None;
             self.error(out, reject);
             return false;
         }
+        self.mail_reset(out);
+        self.last_rcpt = None;
+        self.protocol = if verb == Verb::Ehlo { "ESMTP" } else { "SMTP" };
         if verb == Verb::Helo {
             let text = format!("250 {}", self.settings.myhostname);
             self.reply(out, text);
@@ -278,10 +292,10 @@ impl Session {
             self.namaddr
         );
         if let Some(tx) = &self.tx {
-            line.push_str(&format!(" from=<{}>", tx.sender));
+            line.push_str(&format!(" from=<{}>", quote_log(&tx.sender)));
         }
-        if let Some(r) = rcpt {
-            line.push_str(&format!(" to=<{r}>"));
+        if let Some(r) = rcpt.or(self.last_rcpt.as_deref()) {
+            line.push_str(&format!(" to=<{}>", quote_log(r)));
         }
         line.push_str(&format!(" proto={}", self.protocol));
         if let Some(h) = &self.helo {
@@ -306,12 +320,14 @@ impl Session {
                 self.error(out, "501 5.5.4 Syntax: MAIL FROM:<address>");
                 return false;
             }
-            Err(_) => {
+            Err(e) => {
                 let arg = args.split_once(':').map_or(args, |(_, a)| a).trim();
-                tracing::warn!(
-                    "Illegal address syntax from {} in MAIL command: {arg}",
-                    self.namaddr
-                );
+                if !matches!(e, PathError::Unterminated(_)) {
+                    tracing::warn!(
+                        "Illegal address syntax from {} in MAIL command: {arg}",
+                        self.namaddr
+                    );
+                }
                 self.error(out, "501 5.1.7 Bad sender address syntax");
                 return false;
             }
@@ -360,12 +376,14 @@ impl Session {
                 self.error(out, "501 5.5.4 Syntax: RCPT TO:<address>");
                 return false;
             }
-            Err(_) => {
+            Err(e) => {
                 let arg = args.split_once(':').map_or(args, |(_, a)| a).trim();
-                tracing::warn!(
-                    "Illegal address syntax from {} in RCPT command: {arg}",
-                    self.namaddr
-                );
+                if !matches!(e, PathError::Unterminated(_)) {
+                    tracing::warn!(
+                        "Illegal address syntax from {} in RCPT command: {arg}",
+                        self.namaddr
+                    );
+                }
                 self.error(out, "501 5.1.3 Bad recipient address syntax");
                 return false;
             }
@@ -393,6 +411,7 @@ impl Session {
             return !over;
         }
         let rcpt = path.address;
+        self.last_rcpt = Some(rcpt.clone());
         if let Some(reject) = self.check(Stage::Rcpt, Some(&rcpt)) {
             self.error(out, reject);
             return false;
@@ -605,6 +624,7 @@ impl Session {
         if too_big {
             self.mode = Mode::Command;
             self.mail_reset(out);
+            self.last_rcpt = None;
             self.count(verb, false);
             self.error(out, "552 5.3.4 Error: message file too big");
             return;
@@ -616,6 +636,13 @@ impl Session {
     /// BDAT size [LAST].
     fn bdat(&mut self, args: &str, out: &mut Vec<Out>) -> Handled {
         let Some((size, last)) = command::parse_bdat(args) else {
+            tracing::warn!(
+                "{}: malformed BDAT command syntax from {}: BDAT{}{args}",
+                self.queue_id_or_noqueue(),
+                self.namaddr,
+                if args.is_empty() { "" } else { " " }
+            );
+            self.count(Verb::Bdat, false);
             self.error(out, "521 5.5.4 Syntax: BDAT count [LAST]");
             self.close(out);
             return false;
@@ -623,7 +650,13 @@ impl Session {
         let limit = self.settings.message_size_limit;
         let refusal = match &self.tx {
             Some(tx) if limit > 0 && tx.size.saturating_add(size) > limit => {
-                // Postfix refuses the chunk up front and ends the transaction.
+                // Postfix refuses the chunk up front and ends the transaction
+                // (the last recipient stays in its log lines, as in Postfix).
+                tracing::warn!(
+                    "{}: BDAT request from {} exceeds message size limit",
+                    tx.queue_id.as_deref().unwrap_or("NOQUEUE"),
+                    self.namaddr
+                );
                 let reply = "552 5.3.4 Chunk exceeds message size limit".to_string();
                 self.mail_reset(out);
                 Some(reply)
@@ -718,6 +751,14 @@ impl Session {
         v
     }
 
+    /// The queue ID of the transaction, or `NOQUEUE`.
+    fn queue_id_or_noqueue(&self) -> String {
+        self.tx
+            .as_ref()
+            .and_then(|t| t.queue_id.clone())
+            .unwrap_or_else(|| "NOQUEUE".to_string())
+    }
+
     /// RSET.
     fn rset(&mut self, args: &str, out: &mut Vec<Out>) -> Handled {
         if !args.is_empty() {
@@ -725,6 +766,7 @@ impl Session {
             return false;
         }
         self.mail_reset(out);
+        self.last_rcpt = None;
         self.reply(out, "250 2.0.0 Ok");
         true
     }

@@ -152,6 +152,9 @@ pub struct Session {
     ill_pipelining: bool,
     /// A 421/521 reply was given: hang up after it.
     hangup: bool,
+    /// The last RCPT address (Postfix's `state->recipient`: log lines
+    /// name it until the transaction is reset).
+    last_rcpt: Option<String>,
     /// `smtpd_delay_reject = no` and the client list refused the client:
     /// every command but QUIT gets `503 5.7.0 Error: access denied`.
     access_denied: bool,
@@ -198,6 +201,7 @@ impl Session {
             pending_input: false,
             ill_pipelining: false,
             hangup: false,
+            last_rcpt: None,
             access_denied: false,
         }
     }
@@ -395,7 +399,7 @@ impl Session {
                 s.push_str(&format!(" {name}={}/{}", c.ok, c.total));
             }
         }
-        if ok == total {
+        if ok == total && self.error_count == 0 {
             s.push_str(&format!(" commands={total}"));
         } else {
             s.push_str(&format!(" commands={ok}/{total}"));
@@ -494,6 +498,7 @@ impl Session {
             .unwrap_or_default();
         self.tx = None;
         self.msg_size = 0;
+        self.last_rcpt = None;
         if reply.status == CleanupStatus::Ok {
             self.count(verb, true);
             self.reply(&mut out, format!("250 2.0.0 Ok: queued as {id}"));

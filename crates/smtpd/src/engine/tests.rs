@@ -253,3 +253,165 @@ proptest! {
         let _ = s.eof();
     }
 }
+
+/// A policy for the session-level behaviours: a connect-time verdict,
+/// 421/521 results, and `reject_unauth_pipelining` at DATA.
+struct Scripted {
+    /// The CONNECT verdict (`smtpd_delay_reject = no`).
+    connect: Option<&'static str>,
+}
+
+impl Policy for Scripted {
+    fn check(&self, q: &Query<'_>) -> Verdict {
+        match (q.stage, q.recipient) {
+            (Stage::Connect, _) => self.connect.map_or_else(Verdict::accept, Verdict::reject),
+            (Stage::Rcpt, Some("hang421@x")) => Verdict::reject("421 4.7.0 <hang421@x>: bye"),
+            (Stage::Rcpt, Some("hang521@x")) => Verdict::reject("521 5.7.0 <hang521@x>: bye"),
+            (Stage::Data, _) if q.ill_pipelining => Verdict::reject(
+                "503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining",
+            ),
+            _ => Verdict::accept(),
+        }
+    }
+}
+
+#[test]
+fn session_behaviour_table() {
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<&'static str>,
+        &'a str,
+        &'a [&'a str],
+        bool,
+    );
+    let cases: &[Case] = &[
+        (
+            "connect reject then 503 to all but QUIT",
+            "",
+            Some("554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Access denied"),
+            "HELO c\r\nMAIL FROM:<a@b>\r\nQUIT\r\n",
+            &[
+                "554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Access denied",
+                "503 5.7.0 Error: access denied for unknown[192.0.2.9]",
+                "503 5.7.0 Error: access denied for unknown[192.0.2.9]",
+                "221 2.0.0 Bye",
+            ],
+            true,
+        ),
+        (
+            "connect 421 hangs up at once",
+            "",
+            Some("421 4.7.0 <unknown[192.0.2.9]>: Client host rejected: later"),
+            "HELO c\r\n",
+            &["421 4.7.0 <unknown[192.0.2.9]>: Client host rejected: later"],
+            true,
+        ),
+        (
+            "421 at RCPT hangs up",
+            "",
+            None,
+            "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<hang421@x>\r\nNOOP\r\n",
+            &["220", "250-", "250 2.1.0 Ok", "421 4.7.0 <hang421@x>: bye"],
+            true,
+        ),
+        (
+            "521 at RCPT hangs up",
+            "",
+            None,
+            "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<hang521@x>\r\nNOOP\r\n",
+            &["220", "250-", "250 2.1.0 Ok", "521 5.7.0 <hang521@x>: bye"],
+            true,
+        ),
+        (
+            "pipelining after HELO is improper",
+            "",
+            None,
+            "HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\n",
+            &[
+                "220",
+                "250 mx.example.com",
+                "250 2.1.0 Ok",
+                "250 2.1.5 Ok",
+                "503 5.5.0 <DATA>: Data command rejected",
+            ],
+            false,
+        ),
+        (
+            "pipelining after EHLO is fine",
+            "",
+            None,
+            "EHLO c\r\n|MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\n",
+            &["220", "250-", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 "],
+            false,
+        ),
+        (
+            "forbid_unauth_pipelining hangs up",
+            "smtpd_forbid_unauth_pipelining = yes\n",
+            None,
+            "EHLO c\r\nNOOP\r\n",
+            &["220", "554 5.5.0 Error: SMTP protocol synchronization"],
+            true,
+        ),
+        (
+            "DATA with an argument and no recipients",
+            "",
+            None,
+            "MAIL FROM:<a@b>\r\nDATA x\r\n",
+            &[
+                "220",
+                "250 2.1.0 Ok",
+                "554 5.5.1 Error: no valid recipients",
+            ],
+            false,
+        ),
+        (
+            "malformed BDAT hangs up",
+            "",
+            None,
+            "BDAT\r\n",
+            &["220", "521 5.5.4 Syntax: BDAT count [LAST]"],
+            true,
+        ),
+    ];
+    for (name, main_cf, connect, input, want, closed) in cases {
+        let mut s = session(main_cf, Rc::new(Scripted { connect: *connect }));
+        let mut replies: Vec<String> = s
+            .greeting()
+            .into_iter()
+            .filter_map(|o| match o {
+                Out::Reply(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        // `|` separates writes; within one, later lines are pipelined.
+        for part in input.split('|') {
+            if !s.is_closed() {
+                replies.extend(talk(&mut s, part).0);
+            }
+        }
+        assert_eq!(replies.len(), want.len(), "{name}: {replies:?}");
+        for (got, w) in replies.iter().zip(want.iter()) {
+            assert!(got.starts_with(w), "{name}: got {got:?}, want {w:?}");
+        }
+        assert_eq!(s.is_closed(), *closed, "{name}");
+    }
+}
+
+#[test]
+fn bdat_chunk_over_limit_is_refused_after_reading_it() {
+    let mut s = session("message_size_limit = 10\n", Rc::new(AcceptAll));
+    s.greeting();
+    let (r, content) = talk(
+        &mut s,
+        "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 20 LAST\r\n01234567890123456789NOOP\r\n",
+    );
+    assert_eq!(
+        &r[3..],
+        &[
+            "552 5.3.4 Chunk exceeds message size limit".to_string(),
+            "250 2.0.0 Ok".to_string()
+        ]
+    );
+    assert!(content.is_empty(), "nothing of the chunk reaches cleanup");
+}
