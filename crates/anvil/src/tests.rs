@@ -18,11 +18,24 @@ fn counters(r: AnvilReply) -> AnvilCounters {
     }
 }
 
+/// One step: (name, server, event, client, time, count, rate, mail, rcpt).
+type Step = (
+    &'static str,
+    u64,
+    AnvilEvent,
+    &'static str,
+    u64,
+    u32,
+    u32,
+    u32,
+    u32,
+);
+
 #[test]
 fn sequence_table() {
     use AnvilEvent::*;
     // (name, server, event, client, time, count, rate, mail, rcpt)
-    let steps: &[(&str, u64, AnvilEvent, &str, u64, u32, u32, u32, u32)] = &[
+    let steps: &[Step] = &[
         ("first connect", 1, Connect, "a", 0, 1, 1, 0, 0),
         ("second connect", 2, Connect, "a", 10, 2, 2, 0, 0),
         ("mail", 1, Message, "a", 11, 2, 2, 1, 0),

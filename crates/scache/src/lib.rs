@@ -49,11 +49,9 @@ impl Hits {
     /// Success percentage (0 without lookups).
     pub fn success(&self) -> u32 {
         let total = u64::from(self.hits) + u64::from(self.miss);
-        if total == 0 {
-            0
-        } else {
-            u32::try_from(u64::from(self.hits) * 100 / total).unwrap_or(100)
-        }
+        (u64::from(self.hits) * 100)
+            .checked_div(total)
+            .map_or(0, |p| u32::try_from(p).unwrap_or(100))
     }
 }
 
@@ -239,7 +237,8 @@ mod tests {
         c.save_endpoint(10, "smtp:192.0.2.1:25", "p1", 1, 0);
         c.save_endpoint(1, "smtp:192.0.2.1:25", "p2", 2, 0);
         // (name, label, time, expected)
-        let steps: &[(&str, &str, u64, Option<(u32, &str)>)] = &[
+        type Step = (&'static str, &'static str, u64, Option<(u32, &'static str)>);
+        let steps: &[Step] = &[
             ("newest first", "smtp:192.0.2.1:25", 0, Some((2, "p2"))),
             ("then the older", "smtp:192.0.2.1:25", 1, Some((1, "p1"))),
             ("taken out", "smtp:192.0.2.1:25", 1, None),
@@ -247,11 +246,7 @@ mod tests {
         ];
         for (name, label, t, want) in steps {
             let got = c.find_endpoint(label, *t);
-            assert_eq!(
-                got.map(|(i, p)| (i, p)),
-                want.map(|(i, p)| (i, p.to_string())),
-                "step {name}"
-            );
+            assert_eq!(got, want.map(|(i, p)| (i, p.to_string())), "step {name}");
         }
         assert_eq!(c.endp_hits, Hits { hits: 2, miss: 2 });
     }
