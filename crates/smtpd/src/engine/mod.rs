@@ -14,6 +14,7 @@
 //! texts were checked against the real smtpd (tests/resources/smtpd).
 
 mod commands;
+mod content;
 #[cfg(test)]
 mod tests;
 
