@@ -5,7 +5,7 @@
 //!   expansion; `bounce_template_file` is not supported yet.
 //! * [`notice`]: the RFC 3464 multipart/report, line for line as Postfix.
 //! * [`service`]: who gets which notice, logging, removing the status log.
-//! * [`submit`]: posting through cleanup; [`date`]: `mail_date()`.
+//! * [`submit`]: posting through cleanup; dates come from `global::mail_date`.
 //!
 //! Hand-written: the output must match Postfix byte for byte, which no MIME
 //! crate is built to do (`mail-builder` and `lettre` choose their own
@@ -13,7 +13,6 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod date;
 pub mod notice;
 pub mod service;
 pub mod submit;

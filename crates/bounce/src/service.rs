@@ -11,10 +11,10 @@ use global::config::Config;
 use global::ipc::bounce::{BOUNCE_PROTOCOL_VERSION, BounceReply, BounceRequest, NoticeKind};
 use global::queue::{QueueFile, QueueId, QueueLayout, QueueName};
 
-use crate::date::mail_date;
 use crate::notice::{Notice, find_message_id};
 use crate::submit;
 use crate::template::{TemplateKind, default_template, expand, time_in_unit};
+use global::mail_date::mail_date;
 
 /// DSN NOTIFY bits.
 const NOTIFY_SUCCESS: u32 = 2;

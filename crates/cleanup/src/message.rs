@@ -11,9 +11,8 @@
 use std::collections::HashSet;
 
 use global::address::{quote_822_local, tok822};
-use global::ipc::cleanup::{
-    CleanupStatus, SubmittedEnvelope, SubmittedRecipient, flags, mail_date,
-};
+use global::ipc::cleanup::{CleanupStatus, SubmittedEnvelope, SubmittedRecipient, flags};
+use global::mail_date::mail_date;
 use global::queue::{Envelope, Extracted, IdStyle, Recipient, RecipientStatus, Timestamp};
 use trivial_rewrite::{Context, QueryForm, Strategy};
 

@@ -12,6 +12,7 @@ pub mod config;
 pub mod deliver;
 pub mod ipc;
 pub mod log;
+pub mod mail_date;
 pub mod master_cf;
 pub mod queue;
 pub mod server;

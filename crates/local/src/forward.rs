@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use global::ipc::cleanup::{
     CLEANUP_PROTOCOL_VERSION, CleanupHello, CleanupInput, CleanupReply, CleanupStatus,
-    SubmittedEnvelope, SubmittedRecipient, flags, mail_date,
+    SubmittedEnvelope, SubmittedRecipient, flags,
 };
 use global::ipc::delivery::DeliveryRequest;
 use global::ipc::{DEFAULT_MAX_FRAME, read_frame, write_frame};
+use global::mail_date::mail_date;
 
 /// Recipients waiting to be forwarded, grouped as Postfix groups them.
 #[derive(Debug, Default)]

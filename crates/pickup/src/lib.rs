@@ -8,8 +8,9 @@
 use std::io::Cursor;
 
 use global::ipc::cleanup::{
-    CLEANUP_PROTOCOL_VERSION, SubmittedEnvelope, SubmittedRecipient, flags, mail_date,
+    CLEANUP_PROTOCOL_VERSION, SubmittedEnvelope, SubmittedRecipient, flags,
 };
+use global::mail_date::mail_date;
 use global::queue::{ReadFlags, RecordReader, rec, split_nameval};
 use thiserror::Error;
 
