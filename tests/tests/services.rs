@@ -566,3 +566,50 @@ fn stock_master_cf_has_every_program() {
         );
     }
 }
+
+#[test]
+fn tlsmgr_gives_seeds_and_shared_ticket_keys() {
+    use global::ipc::tlsmgr::{TlsmgrReply, TlsmgrRequest};
+    let inst = started("");
+    let mut a = connect(&inst.socket("tlsmgr"));
+    let mut b = connect(&inst.socket("tlsmgr"));
+    match call(&mut a, &TlsmgrRequest::Seed { len: 32 }, MAX).expect("seed") {
+        TlsmgrReply::Seed(bytes) => {
+            assert_eq!(bytes.len(), 32);
+            assert!(bytes.iter().any(|&x| x != 0), "random bytes");
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad: TlsmgrReply = call(&mut a, &TlsmgrRequest::Seed { len: 0 }, MAX).expect("bad seed");
+    assert!(matches!(bad, TlsmgrReply::Bad(_)), "{bad:?}");
+    let key = |s: &mut UnixStream, name: Option<Vec<u8>>| -> TlsmgrReply {
+        call(s, &TlsmgrRequest::TicketKey { name }, MAX).expect("key")
+    };
+    let TlsmgrReply::Key(k1) = key(&mut a, None) else {
+        panic!("no current key")
+    };
+    assert_eq!(
+        (k1.name.len(), k1.cipher_key.len(), k1.hmac_key.len()),
+        (16, 32, 32)
+    );
+    // Another client (another smtpd) gets the same key, by default or by name.
+    assert_eq!(key(&mut b, None), TlsmgrReply::Key(k1.clone()));
+    assert_eq!(key(&mut b, Some(k1.name.clone())), TlsmgrReply::Key(k1));
+    assert_eq!(key(&mut b, Some(vec![0; 16])), TlsmgrReply::NotFound);
+}
+
+#[test]
+fn verify_says_it_is_not_built_and_master_throttles_it() {
+    let inst = started("");
+    let _ = connect(&inst.socket("verify"));
+    assert!(
+        inst.wait_log("fatal: verify(8) is not part of this Rostfix build yet", 10),
+        "{}",
+        inst.log()
+    );
+    assert!(
+        inst.wait_log("/verify: bad command startup -- throttling", 10),
+        "{}",
+        inst.log()
+    );
+}
