@@ -228,3 +228,36 @@ fn requeued_mail_is_processed_again() {
     let q = wait_mailq(&inst, |q| q.contains("(try again later)"), 20);
     assert!(q.contains("erin@defer.example"), "{q}");
 }
+
+/// Debian's stock master.cf, chroot columns and all (etc/master.cf), runs
+/// the pipeline unchanged: as root, pickup, cleanup, bounce and friends
+/// chroot to the queue directory and must still find their files.
+#[test]
+fn stock_master_cf_with_chroot_delivers() {
+    let stock = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc/master.cf"),
+    )
+    .expect("etc/master.cf");
+    let master_cf = stock.replacen(
+        "smtp      inet  n       -       y       -       -       smtpd",
+        "127.0.0.1:@PORT@ inet n - y - - smtpd",
+        1,
+    );
+    let inst = Instance::new(
+        &master_cf,
+        "myhostname = mx.rostfix.test\nmydestination =\ndefault_transport = discard\n",
+    );
+    assert_eq!(inst.postfix("start"), 0, "start; log:\n{}", inst.log());
+    assert!(inst.wait_log("daemon started", 10), "{}", inst.log());
+    sendmail(
+        &inst,
+        &["-f", "alice@src.example", "bob@dst.example"],
+        "Subject: stock\n\nbody\n",
+    );
+    assert!(inst.wait_log(": removed", 20), "{}", inst.log());
+    let log = inst.log();
+    assert!(log.contains("status=sent"), "{log}");
+    for bad in ["No such file or directory", "bad command startup"] {
+        assert!(!log.contains(bad), "log has {bad:?}:\n{log}");
+    }
+}

@@ -250,12 +250,20 @@ impl Server {
             listeners.push(l);
         }
         let status = StatusPipe::inherit();
-        privs::drop_privileges(
+        let dropped = privs::drop_privileges(
             args.chroot,
             args.unprivileged,
             std::path::Path::new(&config.get("queue_directory")),
             &config.get("mail_owner"),
         )?;
+        // Inside the chroot the queue directory is `/`: every path a daemon
+        // builds from queue_directory (maildrop/, incoming/, public/qmgr...)
+        // then still names the right file, as Postfix's relative paths do.
+        let config = if args.chroot && matches!(dropped, privs::Dropped::Done) {
+            config.with_overrides(&[("queue_directory".to_string(), "/".to_string())])
+        } else {
+            config
+        };
         install_sigterm()?;
         let ctx = ServerCtx {
             program: program.to_string(),
