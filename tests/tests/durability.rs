@@ -119,20 +119,46 @@ fn children(parent: i32) -> Vec<(i32, String)> {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        // "pid (comm) state ppid ...": comm may hold spaces, so split at the last ')'.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+        let Some((comm, ppid)) = parse_stat(&stat) else {
             continue;
         };
-        let comm = &stat[open + 1..close];
-        let ppid = stat[close + 1..]
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse::<i32>().ok());
-        if ppid == Some(parent) {
-            found.push((pid, comm.to_string()));
+        if ppid == parent {
+            found.push((pid, comm));
         }
     }
     found
+}
+
+/// Command name and parent pid from a `/proc/PID/stat` line
+/// ("pid (comm) state ppid ..."); comm may hold spaces and parentheses, so
+/// it ends at the last ')'.
+fn parse_stat(stat: &str) -> Option<(String, i32)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?;
+    let ppid = stat[close + 1..].split_whitespace().nth(1)?.parse().ok()?;
+    Some((comm.to_string(), ppid))
+}
+
+/// A `parse_stat` case: name, line, expected command name and parent pid.
+type StatCase = (&'static str, &'static str, Option<(&'static str, i32)>);
+
+#[test]
+fn proc_stat_lines_parse() {
+    let cases: &[StatCase] = &[
+        ("plain", "123 (qmgr) S 77 123 77 0", Some(("qmgr", 77))),
+        ("spaces in name", "9 (a b) R 1 9", Some(("a b", 1))),
+        ("parenthesis in name", "9 (x) y) S 42 9", Some(("x) y", 42))),
+        ("no parent field", "9 (x) S", None),
+        ("no parentheses", "9 x S 1", None),
+        ("garbage parent", "9 (x) S pp", None),
+        ("empty", "", None),
+    ];
+    for (name, line, want) in cases {
+        let got = parse_stat(line);
+        let want = want.map(|(c, p)| (c.to_string(), p));
+        assert_eq!(got, want, "case {name}");
+    }
 }
 
 /// Submit message `n` with sendmail; true when sendmail acknowledged it (exit 0).
