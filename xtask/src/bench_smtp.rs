@@ -13,7 +13,14 @@
 //! * CPU seconds of the instance: master's user+system time including its
 //!   reaped children (`cutime`/`cstime`), plus the live descendants', taken
 //!   before and after the run;
-//! * the ratios Rostfix / Postfix.
+//! * the ratios Rostfix / Postfix;
+//! * CPU seconds per program (sampled with the memory, so a process that
+//!   exits between two samples loses its last 20 ms): where the time goes.
+//!
+//! `BENCH_SMTP_MAIN_CF` (text, `\n`-separated lines) is appended to both
+//! main.cf files, for experiments such as `max_use = 1000`;
+//! `BENCH_SMTP_ROOT` puts the instances somewhere else than /var/tmp (for
+//! example /dev/shm, to take the disk's fsync cost out of the figures).
 //!
 //! The reference runs only as root with /usr/sbin/postfix installed (it is
 //! set up as /work/shared/docs/running-postfix-side-by-side.md says: own
@@ -124,6 +131,45 @@ struct Figures {
     peak_pss: u64,
     /// CPU seconds of the instance during the run.
     cpu: f64,
+}
+
+/// Last seen CPU ticks per process: pid -> (program name, ticks).
+type CpuSamples = HashMap<u32, (String, u64)>;
+
+/// Records the CPU ticks of every process in `pids`.
+fn sample_cpu(pids: &[u32], seen: &mut CpuSamples) {
+    for &p in pids {
+        let Ok(s) = fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (s.find('('), s.rfind(')')) else {
+            continue;
+        };
+        let comm = s[open + 1..close].to_string();
+        let ticks: u64 = s[close + 1..]
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|x| x.parse::<u64>().ok())
+            .sum();
+        seen.insert(p, (comm, ticks));
+    }
+}
+
+/// CPU seconds per program between two sample sets.
+fn cpu_by_program(before: &CpuSamples, after: &CpuSamples, ticks: f64) -> Vec<(String, f64)> {
+    let mut by: HashMap<String, u64> = HashMap::new();
+    for (pid, (comm, t)) in after {
+        let t0 = before.get(pid).map_or(0, |(_, t0)| *t0);
+        *by.entry(comm.clone()).or_default() += t.saturating_sub(t0);
+    }
+    let mut v: Vec<(String, f64)> = by
+        .into_iter()
+        .map(|(c, t)| (c, t as f64 / ticks))
+        .filter(|(_, s)| *s > 0.0)
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v
 }
 
 /// `cargo xtask bench smtp`.
@@ -259,8 +305,9 @@ fn free_port() -> Result<u16> {
 /// Sets up and starts an instance of `system` with smtpd on `port`.
 fn start(system: &System, port: u16) -> Result<Running> {
     use std::os::unix::fs::PermissionsExt;
+    let parent = std::env::var("BENCH_SMTP_ROOT").unwrap_or_else(|_| "/var/tmp".to_string());
     let dir = PathBuf::from(format!(
-        "/var/tmp/rostfix-bench-smtp-{}-{}",
+        "{parent}/rostfix-bench-smtp-{}-{}",
         system.name(),
         std::process::id()
     ));
@@ -284,7 +331,9 @@ fn start(system: &System, port: u16) -> Result<Running> {
         }
     }
     let mut main = format!(
-        "queue_directory = {q}\ndata_directory = {data}\nmaillog_file = {log}\n",
+        "queue_directory = {q}\ndata_directory = {data}\nmaillog_file = {log}\n\
+         maillog_file_prefixes = {d}\n",
+        d = dir.display(),
         q = dir.join("queue").display(),
         data = dir.join("data").display(),
         log = dir.join("maillog").display(),
@@ -292,15 +341,18 @@ fn start(system: &System, port: u16) -> Result<Running> {
     let services = match system {
         System::Rostfix(bin) => {
             main.push_str(&format!(
-                "daemon_directory = {b}\ncommand_directory = {b}\nmaillog_file_prefixes = {d}\n",
+                "daemon_directory = {b}\ncommand_directory = {b}\n",
                 b = bin.display(),
-                d = dir.display()
             ));
             ROSTFIX_SERVICES
         }
         System::Postfix => POSTFIX_SERVICES,
     };
     main.push_str(MAIN_CF);
+    if let Ok(extra) = std::env::var("BENCH_SMTP_MAIN_CF") {
+        main.push_str(&extra.replace("\\n", "\n"));
+        main.push('\n');
+    }
     fs::write(dir.join("etc/main.cf"), main)?;
     fs::write(
         dir.join("etc/master.cf"),
@@ -438,13 +490,19 @@ fn measure(system: &System, sessions: usize) -> Result<Figures> {
     let ticks = clock_ticks();
     let stop = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(0));
+    let mut before = CpuSamples::new();
+    sample_cpu(&tree(master), &mut before);
     let sampler = {
         let (stop, peak) = (stop.clone(), peak.clone());
         std::thread::spawn(move || {
+            let mut seen = CpuSamples::new();
             while !stop.load(Ordering::Relaxed) {
-                peak.fetch_max(pss(&tree(master)), Ordering::Relaxed);
+                let pids = tree(master);
+                peak.fetch_max(pss(&pids), Ordering::Relaxed);
+                sample_cpu(&pids, &mut seen);
                 std::thread::sleep(Duration::from_millis(20));
             }
+            seen
         })
     };
     let cpu0 = cpu_seconds(master, ticks);
@@ -479,7 +537,17 @@ fn measure(system: &System, sessions: usize) -> Result<Figures> {
     let drained = t0.elapsed();
     let cpu = cpu_seconds(master, ticks) - cpu0;
     stop.store(true, Ordering::Relaxed);
-    let _ = sampler.join();
+    let seen = sampler.join().unwrap_or_default();
+    let programs = cpu_by_program(&before, &seen, ticks);
+    println!(
+        "  {} CPU by program (s): {}",
+        system.name(),
+        programs
+            .iter()
+            .map(|(c, s)| format!("{c} {s:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     // Sanity: the log names every message discarded (the log daemon may lag).
     std::thread::sleep(Duration::from_millis(500));
     let sent = fs::read_to_string(running.dir.join("maillog"))

@@ -90,6 +90,14 @@ fn run(server: &mut Server) -> anyhow::Result<()> {
         let mut reported_busy = false;
         loop {
             let used_up = max_use > 0 && served.get() >= max_use;
+            if used_up && !reported_busy {
+                // Tell master at once, while the last sessions finish, so
+                // that it starts the next process now: waiting for this one
+                // to exit stalled every client for the drain and the restart
+                // (5,000 messages at 10 sessions: 628 msg/s -> see the bench).
+                reported_busy = true;
+                let _ = status.report(false);
+            }
             if global::server::terminating() || used_up {
                 break;
             }
