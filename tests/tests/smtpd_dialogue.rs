@@ -29,13 +29,14 @@ pub const MAIN_CF: &str = "compatibility_level = 3.6
 myhostname = mx.example.com
 mydomain = example.com
 mydestination = $myhostname, localhost
-mynetworks = 127.0.0.1/32
+mynetworks = 127.0.0.1/32, cidr:@MAPS@/mynetworks.cidr
 default_transport = discard
 local_transport = discard
 local_recipient_maps = texthash:@MAPS@/local_users
 alias_maps =
 smtpd_error_sleep_time = 0
-smtpd_restriction_classes = restrictive, permissive
+smtpd_restriction_classes = restrictive, permissive, slow
+slow = sleep 1, reject
 restrictive = reject_non_fqdn_sender, reject
 permissive = permit
 smtpd_client_restrictions = check_client_access texthash:@MAPS@/client_access
@@ -43,6 +44,7 @@ smtpd_helo_restrictions = check_helo_access texthash:@MAPS@/helo_access
 smtpd_sender_restrictions = check_sender_access texthash:@MAPS@/sender_access
 smtpd_recipient_restrictions = check_recipient_access texthash:@MAPS@/recipient_access
 smtpd_data_restrictions = check_client_access texthash:@MAPS@/data_access
+smtpd_end_of_data_restrictions = check_client_access texthash:@MAPS@/eod_access
 ";
 
 /// The `-o` settings of the `alt` smtpd service (second port).
@@ -87,6 +89,11 @@ pub const MAPS: &[(&str, &str)] = &[
          relayed@far.example OK\nuser1@mx.example.com 550 5.1.1 gone away\n",
     ),
     ("data_access", "127.0.0.30 REJECT no data for you\n"),
+    (
+        "eod_access",
+        "127.0.0.31 REJECT too late\n127.0.0.32 slow\n127.0.0.33 421 4.7.0 bye now\n",
+    ),
+    ("mynetworks.cidr", "127.0.0.40/31 trusted\n"),
 ];
 
 /// One step of a dialogue.

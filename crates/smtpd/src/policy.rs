@@ -111,6 +111,8 @@ pub struct Verdict {
     /// Log lines to write in Postfix's `log_whatsup` shape: (what, text),
     /// e.g. (`hold`, `<a@b>: Sender address triggers HOLD action`).
     pub notes: Vec<(&'static str, String)>,
+    /// `sleep N` items met on the way: the reply waits this long.
+    pub sleep: std::time::Duration,
 }
 
 impl Verdict {
@@ -125,6 +127,7 @@ impl Verdict {
             reject: Some(reply.into()),
             actions: Vec::new(),
             notes: Vec::new(),
+            sleep: std::time::Duration::ZERO,
         }
     }
 }

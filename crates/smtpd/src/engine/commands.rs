@@ -253,6 +253,9 @@ impl Session {
             ill_pipelining: self.ill_pipelining,
         };
         let verdict = self.policy.check(&query);
+        if !verdict.sleep.is_zero() {
+            self.delay = Some(self.delay.unwrap_or_default() + verdict.sleep);
+        }
         for (what, text) in &verdict.notes {
             self.log_whatsup(what, stage, rcpt, text);
         }

@@ -205,6 +205,27 @@ impl Session {
             self.error(out, "552 5.3.4 Error: message file too big");
             return;
         }
+        if let Some(reject) = self.check(Stage::EndOfData, None) {
+            // smtpd_end_of_data_restrictions: nothing is queued. Postfix
+            // 3.7 keeps the envelope (a following MAIL is a "nested MAIL
+            // command" until RSET); so does Rostfix.
+            self.mode = Mode::Command;
+            if let Some(tx) = self.tx.as_mut() {
+                if tx.queue_id.take().is_some() {
+                    out.push(Out::AbortMessage);
+                }
+                tx.started = false;
+                tx.size = 0;
+                tx.too_big = false;
+                tx.bdat_cr = false;
+            }
+            self.count(verb, false);
+            self.error(out, reject);
+            if std::mem::take(&mut self.hangup) {
+                self.close(out);
+            }
+            return;
+        }
         self.mode = Mode::Waiting;
         out.push(Out::EndMessage);
     }

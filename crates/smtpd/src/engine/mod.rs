@@ -156,6 +156,8 @@ pub struct Session {
     /// The last RCPT address (Postfix's `state->recipient`: log lines
     /// name it until the transaction is reset).
     last_rcpt: Option<String>,
+    /// A `sleep N` restriction: the next reply waits this long.
+    delay: Option<Duration>,
     /// `smtpd_delay_reject = no` and the client list refused the client:
     /// every command but QUIT gets `503 5.7.0 Error: access denied`.
     access_denied: bool,
@@ -203,6 +205,7 @@ impl Session {
             ill_pipelining: false,
             hangup: false,
             last_rcpt: None,
+            delay: None,
             access_denied: false,
         }
     }
@@ -411,6 +414,9 @@ impl Session {
     /// A reply, counting 4xx/5xx as errors and sleeping past the soft limit.
     fn reply(&mut self, out: &mut Vec<Out>, text: impl Into<String>) {
         let text = text.into();
+        if let Some(d) = self.delay.take() {
+            out.push(Out::Sleep(d));
+        }
         if self.error_count >= self.settings.soft_error_limit
             && !self.settings.error_sleep.is_zero()
         {

@@ -38,6 +38,12 @@ pub(super) struct Eval<'a> {
     actions: Vec<MessageAction>,
     /// `log_whatsup` lines (what, text).
     notes: Vec<(&'static str, String)>,
+    /// Seconds of `sleep N` met so far.
+    sleep: u64,
+    /// Restrictions named in an access table result reply with the
+    /// table's name and class (`<unknown[1.2.3.4]>: Client host rejected`),
+    /// not the list's: (name, class) while such a result is evaluated.
+    reply_ctx: Option<(String, String)>,
     /// `reject_unlisted_recipient` ran explicitly.
     pub(super) rcpt_checked: bool,
     /// `reject_unlisted_sender` ran explicitly.
@@ -86,6 +92,8 @@ impl<'a> Eval<'a> {
             warn_next: false,
             actions: Vec::new(),
             notes: Vec::new(),
+            sleep: 0,
+            reply_ctx: None,
             rcpt_checked: false,
             sender_checked: false,
             list: "recipient",
@@ -109,11 +117,15 @@ impl<'a> Eval<'a> {
             reject,
             actions: self.actions,
             notes: self.notes,
+            sleep: std::time::Duration::from_secs(self.sleep),
         }
     }
 
     /// The name rejects quote for the current list.
     fn reply_name(&self) -> String {
+        if let Some((name, _)) = &self.reply_ctx {
+            return name.clone();
+        }
         match self.list {
             "client" => self.q.client.namaddr(false),
             "helo" => self.q.helo.unwrap_or("").to_string(),
@@ -168,7 +180,8 @@ impl<'a> Eval<'a> {
     fn item(&mut self, item: &Item, depth: usize) -> Option<Decision> {
         match item {
             Item::Sleep(n) => {
-                tracing::info!("sleep {n}: not honoured in the event loop; skipped");
+                // The engine waits before the reply (without blocking other sessions).
+                self.sleep = self.sleep.saturating_add(*n);
                 None
             }
             Item::NotBuilt(name, _) => {
@@ -183,7 +196,11 @@ impl<'a> Eval<'a> {
     /// A named restriction or class.
     fn named(&mut self, name: &str, depth: usize) -> Option<Decision> {
         let r = self.r;
-        let class = class_of(self.list);
+        let class = self
+            .reply_ctx
+            .as_ref()
+            .map_or_else(|| class_of(self.list).to_string(), |(_, c)| c.clone());
+        let class = class.as_str();
         let rname = self.reply_name();
         match name {
             "permit" => Some(Decision::Permit),
@@ -601,12 +618,18 @@ impl<'a> Eval<'a> {
                     .collect();
                 match super::items::parse_list(&words) {
                     Ok(items) => {
+                        let saved = self
+                            .reply_ctx
+                            .replace((name.to_string(), class.to_string()));
+                        let mut result = None;
                         for it in &items {
                             if let Some(d) = self.item(it, depth + 1) {
-                                return Some(d);
+                                result = Some(d);
+                                break;
                             }
                         }
-                        None
+                        self.reply_ctx = saved;
+                        result
                     }
                     Err(e) => {
                         tracing::warn!("access table result \"{v}\": {e}");

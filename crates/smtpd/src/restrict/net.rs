@@ -1,9 +1,12 @@
 //! `mynetworks`-style address lists: `1.2.3.0/24`, `[::1]/128`, bare
 //! addresses, `!negation` and `type:table` items (looked up with the
-//! client address). Hand-written: Postfix's bracketed IPv6 syntax and
-//! first-match-wins negation are a few lines; a CIDR crate would still need them.
+//! client address, as Postfix's match_list does: `cidr:`, `hash:`,
+//! `texthash:`... through the `dict` crate). Hand-written: Postfix's
+//! bracketed IPv6 syntax and first-match-wins negation are a few lines; a
+//! CIDR crate would still need them.
 
 use std::net::IpAddr;
+use std::rc::Rc;
 
 /// One network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,11 +42,29 @@ impl Net {
     }
 }
 
+/// One list item.
+#[derive(Clone)]
+enum NetItem {
+    /// An address or network.
+    Net(Net),
+    /// A lookup table, searched with the address.
+    Table(String, Rc<dyn dict::Dict>),
+}
+
+impl std::fmt::Debug for NetItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NetItem::Net(n) => write!(f, "{n:?}"),
+            NetItem::Table(t, _) => write!(f, "{t}"),
+        }
+    }
+}
+
 /// A parsed list.
 #[derive(Debug, Clone, Default)]
 pub struct NetList {
-    /// (negated, network) in order.
-    items: Vec<(bool, Net)>,
+    /// (negated, item) in order.
+    items: Vec<(bool, NetItem)>,
 }
 
 impl NetList {
@@ -56,7 +77,10 @@ impl NetList {
                 None => (false, w.as_str()),
             };
             if w.contains(':') && !w.starts_with('[') && w.parse::<IpAddr>().is_err() {
-                tracing::warn!("mynetworks: table {w} is not supported yet; ignored");
+                let spec = w.strip_prefix("proxy:").unwrap_or(w);
+                let d = dict::open(spec, dict::DictFlags::default())
+                    .map_err(|e| format!("mynetworks: table {w}: {e}"))?;
+                items.push((neg, NetItem::Table(w.to_string(), Rc::from(d))));
                 continue;
             }
             let (a, p) = match w.split_once('/') {
@@ -76,16 +100,32 @@ impl NetList {
                     .ok_or_else(|| format!("mynetworks: bad network mask: {w}"))?,
                 None => max,
             };
-            items.push((neg, Net { addr, prefix }));
+            items.push((neg, NetItem::Net(Net { addr, prefix })));
         }
         Ok(NetList { items })
     }
 
-    /// Whether `ip` matches (first matching item decides).
+    /// Whether `ip` matches (first matching item decides). A table that
+    /// cannot be searched counts as no match (with a warning), so a broken
+    /// table never widens the trusted networks.
     pub fn matches(&self, ip: IpAddr) -> bool {
+        let key = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        }
+        .to_string();
         self.items
             .iter()
-            .find(|(_, n)| n.contains(ip))
+            .find(|(_, item)| match item {
+                NetItem::Net(n) => n.contains(ip),
+                NetItem::Table(name, d) => match d.lookup(&key) {
+                    Ok(found) => found.is_some(),
+                    Err(e) => {
+                        tracing::warn!("mynetworks: {name}: lookup of {key}: {e}");
+                        false
+                    }
+                },
+            })
             .is_some_and(|(neg, _)| !neg)
     }
 }

@@ -180,3 +180,55 @@ fn netlist_table() {
     }
     assert!(NetList::parse(&["10.0.0.0/33".into()]).is_err());
 }
+
+#[test]
+fn netlist_with_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let cidr = dir.path().join("nets.cidr");
+    std::fs::write(&cidr, "192.0.2.0/28 trusted\n").unwrap();
+    let l = NetList::parse(&[
+        "!192.0.2.3".into(),
+        format!("cidr:{}", cidr.display()),
+        "inline:{198.51.100.7=yes}".into(),
+    ])
+    .unwrap();
+    let cases = [
+        ("negated before the table", "192.0.2.3", false),
+        ("in the cidr table", "192.0.2.4", true),
+        ("outside the cidr table", "192.0.2.200", false),
+        ("in the inline table", "198.51.100.7", true),
+        ("mapped v4 in the table", "::ffff:192.0.2.5", true),
+        ("not listed", "203.0.113.1", false),
+    ];
+    for (name, ip, want) in cases {
+        assert_eq!(l.matches(ip.parse().unwrap()), want, "{name}");
+    }
+    assert!(NetList::parse(&["nosuchtype:/x".into()]).is_err());
+}
+
+#[test]
+fn sleep_and_end_of_data_lists() {
+    let r = restrictions(
+        "smtpd_end_of_data_restrictions = sleep 2, check_client_access inline:{192.0.2.9=REJECT}\n",
+    )
+    .unwrap();
+    let client = Client {
+        name: "unknown".into(),
+        reverse_name: "unknown".into(),
+        addr: "192.0.2.9".parse().unwrap(),
+        port: 1,
+    };
+    let v = r.check(&Query {
+        stage: Stage::EndOfData,
+        client: &client,
+        helo: Some("h"),
+        sender: Some("a@b"),
+        recipient: None,
+        ill_pipelining: false,
+    });
+    assert_eq!(v.sleep, std::time::Duration::from_secs(2));
+    assert_eq!(
+        v.reject.as_deref(),
+        Some("554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Access denied")
+    );
+}
