@@ -347,3 +347,181 @@ fn difference_list_is_well_formed() {
         assert_ne!(p, r, "{t}: a listed difference must differ");
     }
 }
+
+/// Server replies of a swaks transcript (`<-` lines), normalised.
+fn swaks_replies(port: u16, args: &[&str]) -> Vec<String> {
+    let out = Command::new("swaks")
+        .args(["--server", &format!("127.0.0.1:{port}"), "--timeout", "20"])
+        .args(args)
+        .output()
+        .expect("run swaks");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&out.stderr).lines())
+        .filter(|l| l.starts_with("<-") || l.starts_with("<**"))
+        .map(dialogue::normalise)
+        .collect()
+}
+
+/// Replies seen by Python's smtplib playing one session from `source`.
+fn smtplib_replies(port: u16, source: &str) -> String {
+    let script = r#"
+import smtplib, sys
+port, source = int(sys.argv[1]), sys.argv[2]
+s = smtplib.SMTP(source_address=(source, 0), timeout=20)
+print(s.connect("127.0.0.1", port))
+print(s.ehlo("smtplib.example"))
+print(s.mail("sender@example.net", ["SIZE=300", "BODY=8BITMIME"]))
+for r in ["root@mx.example.com", "nobody@mx.example.com", "x@far.example", "postmaster"]:
+    print(s.rcpt(r, ["NOTIFY=SUCCESS,FAILURE"]))
+print(s.data(b"Subject: smtplib\r\n\r\n.dot line\r\nbody\r\n"))
+print(s.verify("root"))
+print(s.verify("nobody"))
+print(s.rset())
+print(s.noop())
+print(s.docmd("XYZZY"))
+print(s.quit())
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &port.to_string(), source])
+        .output()
+        .expect("run python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .map(|l| {
+            // smtplib prints (code, b'text'); normalise the queue ID and host.
+            let l = l.replace(dialogue::HOST, "@HOST@");
+            match l.find("queued as ") {
+                Some(i) => format!("{}@ID@", &l[..i + "queued as ".len()]),
+                None => l,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn swaks_and_smtplib_sessions_match_live_postfix() {
+    if !reference_available() {
+        return;
+    }
+    let have = |p: &str| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("swaks") || !have("python3") {
+        eprintln!("skipped: swaks or python3 not installed");
+        return;
+    }
+    let maps = tempfile::Builder::new()
+        .prefix("rostfix-smtpd-maps-")
+        .tempdir_in("/var/tmp")
+        .expect("maps dir");
+    let main_cf = write_maps(maps.path());
+    let reference = Reference::start(&main_cf);
+    let (inst, ports) = rostfix(&main_cf);
+    let swaks_runs: &[(&str, &[&str])] = &[
+        (
+            "plain",
+            &[
+                "-li",
+                "127.0.0.9",
+                "--from",
+                "a@example.net",
+                "--to",
+                "root@mx.example.com",
+            ],
+        ),
+        (
+            "pipelined",
+            &[
+                "-li",
+                "127.0.0.9",
+                "--pipeline",
+                "--from",
+                "a@example.net",
+                "--to",
+                "root@mx.example.com,postmaster@mx.example.com",
+            ],
+        ),
+        (
+            "relay from outside",
+            &[
+                "-li",
+                "127.0.0.9",
+                "--from",
+                "a@example.net",
+                "--to",
+                "x@far.example",
+            ],
+        ),
+        (
+            "relay from inside",
+            &[
+                "-li",
+                "127.0.0.1",
+                "--from",
+                "a@example.net",
+                "--to",
+                "x@far.example",
+            ],
+        ),
+        (
+            "unknown user, HELO",
+            &[
+                "-li",
+                "127.0.0.9",
+                "--protocol",
+                "SMTP",
+                "--from",
+                "a@example.net",
+                "--to",
+                "nobody@mx.example.com",
+            ],
+        ),
+        (
+            "access map sender",
+            &[
+                "-li",
+                "127.0.0.9",
+                "--from",
+                "custom@example.net",
+                "--to",
+                "root@mx.example.com",
+            ],
+        ),
+    ];
+    let mut bad = Vec::new();
+    for (name, args) in swaks_runs {
+        let want = swaks_replies(reference.ports.main, args);
+        let got = swaks_replies(ports.main, args);
+        assert!(!want.is_empty(), "{name}: swaks printed no replies");
+        if want != got {
+            bad.push(format!(
+                "swaks {name}:\n postfix {want:#?}\n rostfix {got:#?}"
+            ));
+        }
+    }
+    for source in ["127.0.0.9", "127.0.0.1"] {
+        let want = smtplib_replies(reference.ports.main, source);
+        let got = smtplib_replies(ports.main, source);
+        assert!(want.contains("221"), "smtplib from {source}: {want}");
+        if want != got {
+            bad.push(format!(
+                "smtplib from {source}:\n postfix:\n{want}\n rostfix:\n{got}"
+            ));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{}\nrostfix log:\n{}",
+        bad.join("\n"),
+        inst.log()
+    );
+}

@@ -415,3 +415,34 @@ fn bdat_chunk_over_limit_is_refused_after_reading_it() {
     );
     assert!(content.is_empty(), "nothing of the chunk reaches cleanup");
 }
+
+/// A policy whose RCPT verdict carries `sleep 3`.
+struct Sleepy;
+
+impl Policy for Sleepy {
+    fn check(&self, q: &Query<'_>) -> Verdict {
+        let mut v = Verdict::accept();
+        if q.stage == Stage::Rcpt {
+            v.sleep = std::time::Duration::from_secs(3);
+        }
+        v
+    }
+}
+
+#[test]
+fn sleep_restriction_delays_only_its_reply() {
+    let mut s = session("", Rc::new(Sleepy));
+    s.greeting();
+    s.push_input(b"MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\n");
+    let out = s.step();
+    assert_eq!(out.first(), Some(&Out::Reply("250 2.1.0 Ok".into())));
+    assert_eq!(out.last(), Some(&Out::OpenCleanup));
+    let out = s.cleanup_opened(Ok("ID1".into()));
+    assert_eq!(
+        out,
+        vec![
+            Out::Sleep(std::time::Duration::from_secs(3)),
+            Out::Reply("250 2.1.5 Ok".into())
+        ]
+    );
+}
