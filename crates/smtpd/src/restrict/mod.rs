@@ -7,8 +7,11 @@
 //! its end is a permit for that list only. With `smtpd_delay_reject = yes`
 //! (the default) the client, helo and sender lists run at RCPT, before the
 //! relay and recipient lists. `defer_if_permit`/`defer_if_reject` take
-//! effect at the end of the stage. The DNS-based items parse but log
-//! "not built yet" and do nothing (Rostfix has no DNS client yet).
+//! effect at the end of the stage; `sleep N` makes the engine wait before
+//! the reply (other sessions go on). Restrictions named in an access table
+//! result reply with the table's name and class, as Postfix's do. The
+//! DNS-based items parse but log "not built yet" and do nothing (Rostfix
+//! has no DNS client yet).
 
 mod access;
 mod items;
