@@ -232,3 +232,17 @@ fn sleep_and_end_of_data_lists() {
         Some("554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Access denied")
     );
 }
+
+proptest::proptest! {
+    /// `mynetworks` parsing and matching never panic, whatever the words.
+    #[test]
+    fn netlist_never_panics(
+        words in proptest::collection::vec("[!\\[\\]0-9a-f.:/]{0,40}", 0..6),
+        ip in proptest::prelude::any::<u32>(),
+    ) {
+        let words: Vec<String> = words;
+        if let Ok(l) = NetList::parse(&words) {
+            let _ = l.matches(std::net::IpAddr::V4(ip.into()));
+        }
+    }
+}
