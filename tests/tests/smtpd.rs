@@ -87,3 +87,28 @@ fn other_tables_match_postfix_texts() {
         .collect();
     check_tables(&rest);
 }
+
+/// With an empty main.cf (compatibility_level 0) Postfix 3.7's smtpd
+/// refuses to run: neither restriction list limits relaying. Rostfix does
+/// the same, with the same fatal text (checked against the real smtpd).
+#[test]
+fn empty_main_cf_refuses_to_run_without_relay_control() {
+    let inst = Instance::new(
+        "127.0.0.1:@PORT@ inet n - n - - smtpd\npostlog unix-dgram n - n - 1 postlogd\n",
+        "",
+    );
+    assert_eq!(inst.postfix("start"), 0, "start; log:\n{}", inst.log());
+    // master starts smtpd on the first connection.
+    let _conn = std::net::TcpStream::connect(("127.0.0.1", inst.port)).expect("connect");
+    assert!(inst.wait_log("postfix/smtpd[", 10), "{}", inst.log());
+    assert!(
+        inst.wait_log(
+            "fatal: in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, \
+             specify at least one working instance of: reject_unauth_destination, \
+             defer_unauth_destination, reject, defer, defer_if_permit or check_relay_domains",
+            10
+        ),
+        "{}",
+        inst.log()
+    );
+}

@@ -91,13 +91,16 @@ fn smtp_send(port: u16) -> Result<String> {
     for attempt in 0..50 {
         match std::net::TcpStream::connect(("127.0.0.1", port)) {
             Ok(stream) => {
+                stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
                 let mut reader = BufReader::new(stream.try_clone()?);
                 let mut writer = stream;
                 let expect = |reader: &mut BufReader<std::net::TcpStream>| -> Result<String> {
                     let mut line = String::new();
                     loop {
                         line.clear();
-                        reader.read_line(&mut line)?;
+                        if reader.read_line(&mut line)? == 0 {
+                            bail!("the demo smtpd closed the connection; see the maillog");
+                        }
                         if line.len() < 4 || line.as_bytes()[3] != b'-' {
                             return Ok(line.trim_end().to_string());
                         }
@@ -159,6 +162,7 @@ fn write_instance(dir: &Path, bin: &Path) -> Result<()> {
          command_directory = {bin}\n\
          maillog_file = {dir}/maillog\n\
          mail_owner = {owner}\n\
+         compatibility_level = 3.6\n\
          myhostname = rostfix-demo.localdomain\n\
          mydestination = $myhostname, localhost.$mydomain, localhost\n\
          inet_interfaces = loopback-only\n\

@@ -54,7 +54,8 @@ fn main() {
 fn run(server: &mut Server) -> anyhow::Result<()> {
     let config = server.ctx().config.clone();
     let settings = Settings::from_config(&config).context("smtpd parameters")?;
-    let policy = Restrictions::from_config(&config).context("smtpd restrictions")?;
+    // No added context: the errors already carry Postfix's wording.
+    let policy = Restrictions::from_config(&config)?;
     let max_use = u64::try_from(config.get_int("max_use")?).unwrap_or(0);
     let max_idle = config.get_time("max_idle", 's')?;
     let listeners = server.take_listeners();

@@ -162,10 +162,12 @@ impl Restrictions {
         let relay_ok = lists.get("relay").is_some_and(|l| limits(l))
             || lists.get("recipient").is_some_and(|l| limits(l));
         if !relay_ok {
+            // Postfix 3.7's fail_required() text, word for word (checked
+            // against the real smtpd with an empty main.cf, compatibility_level 0).
             return Err(RestrictError::Syntax(
-                "the smtpd_relay_restrictions and smtpd_recipient_restrictions parameters \
-                 both specify a list without \"reject\", \"defer\", \"defer_if_permit\", \
-                 \"reject_unauth_destination\" or \"defer_unauth_destination\""
+                "in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, \
+                 specify at least one working instance of: reject_unauth_destination, \
+                 defer_unauth_destination, reject, defer, defer_if_permit or check_relay_domains"
                     .to_string(),
             ));
         }
