@@ -3,7 +3,6 @@
 //! that queues a message in `active/` and sends the `DeliveryRequest`, test
 //! users, and mailbox reading through Python's `mailbox` module.
 
-
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
