@@ -9,6 +9,8 @@
 
 #[path = "bench_queue.rs"]
 mod bench_queue;
+#[path = "bench_smtp.rs"]
+mod bench_smtp;
 
 use anyhow::{Context, Result, bail};
 use std::fs::{self, File};
@@ -23,7 +25,7 @@ const ENTRIES: usize = 1_000_000;
 /// `cargo xtask bench [NAME...]`: run the named benchmarks (all when none).
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let names: Vec<&str> = if args.is_empty() {
-        vec!["maps"]
+        vec!["maps", "queue", "smtp"]
     } else {
         args.iter().map(String::as_str).collect()
     };
@@ -31,7 +33,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         match name {
             "maps" => maps(root)?,
             "queue" => bench_queue::queue(root)?,
-            other => bail!("unknown benchmark: {other} (known: maps)"),
+            "smtp" => bench_smtp::run(root)?,
+            other => bail!("unknown benchmark: {other} (known: maps, queue, smtp)"),
         }
     }
     Ok(())

@@ -20,7 +20,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(&workspace_root(), &args[1..]),
         Some("demo") => demo::run(&workspace_root(), &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask test | bench [maps] | demo [DIR]");
+            eprintln!("usage: cargo xtask test | bench [maps|queue|smtp] | demo [DIR]");
             std::process::exit(2);
         }
     }
