@@ -8,6 +8,7 @@
 
 pub mod instance;
 pub mod maps;
+pub mod reference;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -17,11 +17,12 @@
 #[path = "smtpd_dialogue.rs"]
 mod dialogue;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use dialogue::{Ports, Step, all_tables, load, play, write_maps};
 use rostfix_tests::instance::{Instance, free_port};
+use rostfix_tests::reference::ReferencePostfix;
 
 /// Services of the reference Postfix besides the two smtpd lines.
 const REF_SERVICES: &str = "cleanup unix n - n - 0 cleanup
@@ -46,89 +47,16 @@ discard unix - - n - - discard
 postlog unix-dgram n - n - 1 postlogd
 ";
 
-/// A private reference Postfix instance under /var/tmp, stopped on drop.
-struct Reference {
-    /// Top directory (etc/, queue/, data/, maillog).
-    dir: PathBuf,
-    /// The smtpd ports.
-    ports: Ports,
-}
-
-impl Reference {
-    /// Sets up and starts the instance with `main_cf`.
-    fn start(main_cf: &str) -> Reference {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = PathBuf::from(format!(
-            "/var/tmp/rostfix-ref-smtpd-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        for d in ["etc", "queue", "data"] {
-            std::fs::create_dir_all(dir.join(d)).expect("mkdir");
-        }
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let chown = Command::new("chown")
-            .args(["postfix:postfix"])
-            .arg(dir.join("data"))
-            .status()
-            .expect("chown");
-        assert!(chown.success(), "chown data");
-        let ports = Ports {
-            main: free_port(),
-            alt: free_port(),
-            sync: free_port(),
-        };
-        let main = format!(
-            "queue_directory = {q}\ndata_directory = {data}\nmaillog_file = {log}\n\
-             inet_protocols = ipv4\ninet_interfaces = loopback-only\n\
-             smtpd_peername_lookup = no\nsmtp_dns_support_level = disabled\n{main_cf}",
-            q = dir.join("queue").display(),
-            data = dir.join("data").display(),
-            log = dir.join("maillog").display(),
-        );
-        std::fs::write(dir.join("etc/main.cf"), main).expect("main.cf");
-        let master = ports.master_cf(&ports.main.to_string(), REF_SERVICES);
-        std::fs::write(dir.join("etc/master.cf"), master).expect("master.cf");
-        let r = Reference { dir, ports };
-        let out = Command::new("/usr/sbin/postfix")
-            .arg("-c")
-            .arg(r.dir.join("etc"))
-            .arg("start")
-            .output()
-            .expect("run postfix");
-        assert!(
-            out.status.success(),
-            "reference postfix start: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        r
-    }
-
-    /// The reference's log so far.
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("maillog")).unwrap_or_default()
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = Command::new("/usr/sbin/postfix")
-            .arg("-c")
-            .arg(self.dir.join("etc"))
-            .arg("stop")
-            .output();
-        // Let master and its children exit before the queue goes away.
-        let pid_file = self.dir.join("queue/pid/master.pid");
-        for _ in 0..50 {
-            if !pid_file.exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A reference Postfix with the same main.cf and the two smtpd services.
+fn reference_instance(main_cf: &str) -> Option<(ReferencePostfix, Ports)> {
+    let ports = Ports {
+        main: free_port(),
+        alt: free_port(),
+        sync: free_port(),
+    };
+    let master = ports.master_cf(&ports.main.to_string(), REF_SERVICES);
+    let extra = format!("smtpd_peername_lookup = no\nsmtp_dns_support_level = disabled\n{main_cf}");
+    ReferencePostfix::start(&master, &extra).map(|r| (r, ports))
 }
 
 /// A Rostfix instance with the same main.cf and the two smtpd services.
@@ -162,18 +90,6 @@ fn differences() -> Vec<(String, String, String)> {
             Some((t, pf, rf))
         })
         .collect()
-}
-
-/// Whether the reference can run here.
-fn reference_available() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let installed = rostfix_tests::reference("postfix").is_some();
-    if !root || !installed {
-        eprintln!("skipped: no reference Postfix (needs root and /usr/sbin/postfix)");
-        return false;
-    }
-    true
 }
 
 /// smtpd's log lines, normalised (queue IDs to `ID`), sorted: sessions of
@@ -242,15 +158,14 @@ fn regenerate(table: &str, replies: &[String]) {
 
 #[test]
 fn dialogues_match_live_postfix() {
-    if !reference_available() {
-        return;
-    }
     let maps = tempfile::Builder::new()
         .prefix("rostfix-smtpd-maps-")
         .tempdir_in("/var/tmp")
         .expect("maps dir");
     let main_cf = write_maps(maps.path());
-    let reference = Reference::start(&main_cf);
+    let Some((reference, ref_ports)) = reference_instance(&main_cf) else {
+        return;
+    };
     let (inst, ports) = rostfix(&main_cf);
     let allowed = differences();
     let mut bad = Vec::new();
@@ -260,7 +175,7 @@ fn dialogues_match_live_postfix() {
     for table in all_tables() {
         let mut postfix_replies = Vec::new();
         for session in load(&table) {
-            let want = play(reference.ports.of(&session), &session);
+            let want = play(ref_ports.of(&session), &session);
             let got = play(ports.of(&session), &session);
             // The command before each reply, for the messages.
             let mut sent = Vec::new();
@@ -406,9 +321,6 @@ print(s.quit())
 
 #[test]
 fn swaks_and_smtplib_sessions_match_live_postfix() {
-    if !reference_available() {
-        return;
-    }
     let have = |p: &str| {
         Command::new(p)
             .arg("--version")
@@ -424,7 +336,9 @@ fn swaks_and_smtplib_sessions_match_live_postfix() {
         .tempdir_in("/var/tmp")
         .expect("maps dir");
     let main_cf = write_maps(maps.path());
-    let reference = Reference::start(&main_cf);
+    let Some((_reference, ref_ports)) = reference_instance(&main_cf) else {
+        return;
+    };
     let (inst, ports) = rostfix(&main_cf);
     let swaks_runs: &[(&str, &[&str])] = &[
         (
@@ -499,7 +413,7 @@ fn swaks_and_smtplib_sessions_match_live_postfix() {
     ];
     let mut bad = Vec::new();
     for (name, args) in swaks_runs {
-        let want = swaks_replies(reference.ports.main, args);
+        let want = swaks_replies(ref_ports.main, args);
         let got = swaks_replies(ports.main, args);
         assert!(!want.is_empty(), "{name}: swaks printed no replies");
         if want != got {
@@ -509,7 +423,7 @@ fn swaks_and_smtplib_sessions_match_live_postfix() {
         }
     }
     for source in ["127.0.0.9", "127.0.0.1"] {
-        let want = smtplib_replies(reference.ports.main, source);
+        let want = smtplib_replies(ref_ports.main, source);
         let got = smtplib_replies(ports.main, source);
         assert!(want.contains("221"), "smtplib from {source}: {want}");
         if want != got {

@@ -12,6 +12,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use rostfix_tests::instance::Instance;
+use rostfix_tests::reference::ReferencePostfix;
 use rostfix_tests::{bin_dir, reference, rostfix, run, skip_without_reference, stderr};
 
 const MASTER_CF: &str = include_str!("../resources/submission/master.cf.in");
@@ -461,76 +462,14 @@ fn cleanup_output_flows_through_qmgr() {
     );
 }
 
-/// A private Postfix 3.7 instance (pickup, cleanup, trivial-rewrite only)
-/// under /var/tmp, stopped when dropped; see
-/// /work/shared/docs/running-postfix-side-by-side.md.
-struct Reference {
-    dir: tempfile::TempDir,
-}
-
-impl Reference {
-    fn start(main_extra: &str) -> Option<Reference> {
-        let daemons = Path::new("/usr/lib/postfix/sbin");
-        if skip_without_reference("postfix") || !daemons.join("cleanup").exists() {
-            return None;
-        }
-        if nix_uid() != 0 {
-            eprintln!("skipped: a reference Postfix instance needs root");
-            return None;
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("rostfix-ref-")
-            .tempdir_in("/var/tmp")
-            .expect("tempdir");
-        let d = dir.path();
-        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod");
-        for sub in ["etc", "data", "queue"] {
-            fs::create_dir_all(d.join(sub)).expect("mkdir");
-        }
-        let chown = std::process::Command::new("chown")
-            .arg("postfix")
-            .arg(d.join("data"))
-            .status()
-            .expect("chown");
-        assert!(chown.success());
-        fs::write(
-            d.join("etc/main.cf"),
-            format!(
-                "queue_directory = {q}\ndata_directory = {data}\nmaillog_file = {log}\n\
-                 compatibility_level = 3.6\ninet_interfaces = loopback-only\ninet_protocols = ipv4\n{main_extra}",
-                q = d.join("queue").display(),
-                data = d.join("data").display(),
-                log = d.join("maillog").display(),
-            ),
-        )
-        .expect("main.cf");
-        fs::write(
-            d.join("etc/master.cf"),
-            "pickup unix n - n 60 1 pickup\ncleanup unix n - n - 0 cleanup\n\
-             rewrite unix - - n - - trivial-rewrite\npostlog unix-dgram n - n - 1 postlogd\n",
-        )
-        .expect("master.cf");
-        let st = std::process::Command::new(reference("postfix").expect("postfix"))
-            .args(["-c", d.join("etc").to_str().expect("utf8"), "start"])
-            .output()
-            .expect("postfix start");
-        assert!(st.status.success(), "reference start: {}", stderr(&st));
-        Some(Reference { dir })
-    }
-
-    fn etc(&self) -> PathBuf {
-        self.dir.path().join("etc")
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        if let Some(p) = reference("postfix") {
-            let _ = std::process::Command::new(p)
-                .args(["-c", self.etc().to_str().unwrap_or("/nonexistent"), "stop"])
-                .output();
-        }
-    }
+/// A private Postfix 3.7 instance with pickup, cleanup and trivial-rewrite
+/// only (nothing delivers, so queue files stay in `incoming/` to compare).
+fn reference_instance(main_extra: &str) -> Option<ReferencePostfix> {
+    ReferencePostfix::start(
+        "pickup unix n - n 60 1 pickup\ncleanup unix n - n - 0 cleanup\n\
+         rewrite unix - - n - - trivial-rewrite\npostlog unix-dgram n - n - 1 postlogd\n",
+        &format!("compatibility_level = 3.6\n{main_extra}"),
+    )
 }
 
 /// The only file in `dir`, once there.
@@ -621,7 +560,7 @@ fn queue_file_matches_postfix_cleanup() {
     let settings = "myhostname = host.example.com\nmydomain = example.com\n\
                     canonical_maps = inline:{ carol=carol.smith@example.com }\n\
                     masquerade_domains = sub.example.org\nalways_bcc = archive@example.com\n";
-    let Some(reference_instance) = Reference::start(settings) else {
+    let Some(reference_instance) = reference_instance(settings) else {
         return;
     };
     let inst = Instance::new(MASTER_CF, settings);
@@ -655,7 +594,7 @@ fn queue_file_matches_postfix_cleanup() {
     let postcat_prog = reference("postcat").expect("postcat");
     for (name, args, input) in cases {
         // Reference first.
-        let ref_etc = reference_instance.etc();
+        let ref_etc = reference_instance.config_dir();
         let mut rargs = vec!["-C", ref_etc.to_str().expect("utf8")];
         rargs.extend_from_slice(args);
         let out = run(
@@ -664,7 +603,7 @@ fn queue_file_matches_postfix_cleanup() {
             Some(input),
         );
         assert!(out.status.success(), "case {name}: {}", stderr(&out));
-        let ref_file = only_file(&reference_instance.dir.path().join("queue/incoming"), 30);
+        let ref_file = only_file(&reference_instance.path().join("queue/incoming"), 30);
         let ref_id = ref_file
             .file_name()
             .expect("name")
