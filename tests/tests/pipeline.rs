@@ -30,6 +30,7 @@ filewriter unix -       n       n       -       -       pipe
 
 /// Mail for `defer.example` is deferred, for `bounce.example` bounced, the rest written to out/.
 const MAIN_CF: &str = "\
+compatibility_level = 3.6
 myhostname = mx.rostfix.test
 mydomain = rostfix.test
 mydestination =
@@ -260,4 +261,34 @@ fn stock_master_cf_with_chroot_delivers() {
     for bad in ["No such file or directory", "bad command startup"] {
         assert!(!log.contains(bad), "log has {bad:?}:\n{log}");
     }
+}
+
+/// `sendmail -bs`: an SMTP session on stdin/stdout through `smtpd -S`,
+/// queued through cleanup and delivered like any other mail.
+#[test]
+fn sendmail_bs_speaks_smtp_on_stdin() {
+    let inst = start();
+    let conf = inst.config_dir();
+    let session = "EHLO client.example\r\nMAIL FROM:<alice@src.example>\r\n\
+                   RCPT TO:<bs@dst.example>\r\nDATA\r\nSubject: via -bs\r\n\r\nhello\r\n.\r\nQUIT\r\n";
+    let out = rostfix_tests::run(
+        &rostfix_tests::rostfix("sendmail"),
+        &["-C", conf.to_str().expect("utf8 path"), "-bs"],
+        Some(session),
+    );
+    let replies = stdout(&out);
+    assert!(replies.starts_with("220 "), "{replies}\n{}", stderr(&out));
+    assert!(
+        replies.contains("250 2.0.0 Ok: queued as "),
+        "{replies}\n{}",
+        inst.log()
+    );
+    assert!(replies.contains("221 2.0.0 Bye"), "{replies}");
+    let text = delivered(&inst, "bs@dst.example", 20);
+    assert!(text.contains("Subject: via -bs"), "{text}");
+    assert!(
+        inst.log().contains("connect from localhost[127.0.0.1]"),
+        "{}",
+        inst.log()
+    );
 }

@@ -20,6 +20,12 @@
 //! (ENHANCEDSTATUSCODES), RFC 6152 (8BITMIME), RFC 3461 (DSN), RFC 6531
 //! (SMTPUTF8), RFC 3030 (CHUNKING).
 //!
+//! # Stand-alone mode
+//! `smtpd -S` (what `sendmail -bs` runs) serves one SMTP session on
+//! standard input and output without master, as the invoking user, with
+//! the client shown as `localhost[127.0.0.1]` as Postfix's smtpd shows a
+//! non-socket client.
+//!
 //! # Logs
 //! `connect from`, `ID: client=`, `NOQUEUE: reject: ...`, `lost connection
 //! after`, `timeout after`, `too many errors after`, `disconnect from ...
@@ -44,22 +50,24 @@ use smtpd::settings::Settings;
 const PER_PROCESS_LIMIT: usize = 256;
 
 fn main() {
+    if std::env::args().skip(1).any(|a| a == "-S") {
+        if let Err(e) = stand_alone() {
+            global::fatal!("{e:#}");
+        }
+        return;
+    }
     let mut server = Server::start("smtpd");
     if let Err(e) = run(&mut server) {
         global::fatal!("{e:#}");
     }
 }
 
-/// Sets up and runs the event loop until idle, used up, or told to stop.
-fn run(server: &mut Server) -> anyhow::Result<()> {
-    let config = server.ctx().config.clone();
-    let settings = Settings::from_config(&config).context("smtpd parameters")?;
+/// What every session shares: parameters, restrictions, cleanup's sockets.
+fn shared(config: &global::config::Config) -> anyhow::Result<Shared> {
+    let settings = Settings::from_config(config).context("smtpd parameters")?;
     // No added context: the errors already carry Postfix's wording.
-    let policy = Restrictions::from_config(&config)?;
-    let max_use = u64::try_from(config.get_int("max_use")?).unwrap_or(0);
-    let max_idle = config.get_time("max_idle", 's')?;
-    let listeners = server.take_listeners();
-    let shared = Shared {
+    let policy = Restrictions::from_config(config)?;
+    Ok(Shared {
         settings: Rc::new(settings),
         policy: Rc::new(policy),
         cleanup_sockets: ["public", "private"]
@@ -70,7 +78,39 @@ fn run(server: &mut Server) -> anyhow::Result<()> {
                     .join(config.get("cleanup_service_name"))
             })
             .collect(),
+    })
+}
+
+/// `smtpd -S`: one session on stdin/stdout (`sendmail -bs`).
+fn stand_alone() -> anyhow::Result<()> {
+    let config = global::config::Config::load(None)?;
+    global::log::init(&global::server::log_target(&config, "smtpd", 0)?)?;
+    let shared = shared(&config)?;
+    let client = Client {
+        name: "localhost".to_string(),
+        reverse_name: "localhost".to_string(),
+        addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        port: 0,
     };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
+        serve(stdio, client, shared).await;
+    });
+    Ok(())
+}
+
+/// Sets up and runs the event loop until idle, used up, or told to stop.
+fn run(server: &mut Server) -> anyhow::Result<()> {
+    let config = server.ctx().config.clone();
+    let shared = shared(&config)?;
+    let max_use = u64::try_from(config.get_int("max_use")?).unwrap_or(0);
+    let max_idle = config.get_time("max_idle", 's')?;
+    let listeners = server.take_listeners();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

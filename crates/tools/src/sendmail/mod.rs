@@ -3,8 +3,7 @@
 //! Invoked as `mailq` it runs `postqueue -p`, as `newaliases` it runs
 //! `newaliases`; otherwise the `-b` mode decides: `-bm` (default) and `-bv`
 //! enqueue, `-bp` lists the queue (`postqueue -p`), `-bi` rebuilds aliases,
-//! `-bs` would run `smtpd -S` (stand-alone SMTP on stdin/stdout: refused
-//! while Rostfix has no smtpd), `-q` flushes (`postqueue -f`, `-qR site`:
+//! `-bs` runs `smtpd -S` (one SMTP session on stdin/stdout), `-q` flushes (`postqueue -f`, `-qR site`:
 //! `postqueue -s site`, `-qI id`: `postqueue -i id`).
 //!
 //! Enqueueing ([`message`] builds the record stream, no I/O): the message is
