@@ -250,3 +250,40 @@ fn debian_master_cf_is_accepted() {
     assert_eq!(inst.postfix("status"), 0);
     assert_eq!(inst.postfix("stop"), 0);
 }
+
+/// `postfix check` warns, as postfix-script does, about an indexed table
+/// whose database is older than its source file.
+#[test]
+fn check_reports_a_database_older_than_its_source() {
+    let inst = Instance::new(
+        "postlog unix-dgram n - n - 1 postlogd\n",
+        "alias_maps = hash:@ALIASES@\n",
+    );
+    let aliases = inst.path().join("aliases");
+    let main_cf = inst.config_dir().join("main.cf");
+    let text = std::fs::read_to_string(&main_cf).expect("main.cf");
+    std::fs::write(
+        &main_cf,
+        text.replace("@ALIASES@", aliases.to_str().expect("utf8")),
+    )
+    .expect("main.cf");
+    std::fs::write(&aliases, "postmaster: root\n").expect("aliases");
+    let out = inst.command("postalias", &[&format!("hash:{}", aliases.display())], None);
+    assert!(out.status.success(), "{}", rostfix_tests::stderr(&out));
+    inst.postfix("check");
+    let warning = format!(
+        "warning: database {}.db is older than source file {}",
+        aliases.display(),
+        aliases.display()
+    );
+    assert!(
+        !inst.log().contains(&warning),
+        "fresh table: {}",
+        inst.log()
+    );
+    // Edit the source after building: the database is now stale.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&aliases, "postmaster: root\nabuse: root\n").expect("aliases");
+    inst.postfix("check");
+    assert!(inst.log().contains(&warning), "{}", inst.log());
+}

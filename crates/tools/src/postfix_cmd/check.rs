@@ -119,9 +119,41 @@ pub fn check_warn(ctx: &Ctx) {
             warn(&format!("damaged message: {}", rel.display()));
         }
     }
+    for w in stale_tables(&ctx.config) {
+        warn(&w);
+    }
     for w in config_warnings(ctx) {
         warn(&w);
     }
+}
+
+/// postfix-script's table check: every indexed table named in main.cf
+/// (`hash:`, `btree:`, `lmdb:`, also behind `proxy:`) whose database is
+/// older than its source file: `database X.db is older than source file X`.
+pub fn stale_tables(config: &global::config::Config) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for def in global::config::registry::all() {
+        for item in config.get_list(def.name) {
+            let spec = item.strip_prefix("proxy:").unwrap_or(&item);
+            let Some((ty, name)) = spec.split_once(':') else {
+                continue;
+            };
+            if matches!(ty, "hash" | "btree" | "lmdb") && name.starts_with('/') {
+                seen.insert((ty.to_string(), name.to_string()));
+            }
+        }
+    }
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    seen.into_iter()
+        .filter_map(|(ty, name)| {
+            let db = dict::lmdb::db_path(&ty, &name);
+            let (Some(db_time), Some(src_time)) = (mtime(&db), mtime(Path::new(&name))) else {
+                return None;
+            };
+            (db_time < src_time)
+                .then(|| format!("database {} is older than source file {name}", db.display()))
+        })
+        .collect()
 }
 
 fn owner_name(ctx: &Ctx) -> String {
