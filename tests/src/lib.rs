@@ -6,6 +6,7 @@
 //! where `/usr/sbin/postconf` exists, the real Postfix programs on the same
 //! input, and compare what they print.
 
+pub mod agent;
 pub mod instance;
 pub mod maps;
 pub mod reference;

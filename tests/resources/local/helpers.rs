@@ -4,17 +4,12 @@
 //! users, and mailbox reading through Python's `mailbox` module.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use global::ipc::delivery::{
-    DELIVERY_PROTOCOL_VERSION, DeliveryRecipient, DeliveryReply, DeliveryRequest, DeliveryTimes,
-    RecipientResult,
-};
-use global::ipc::{DEFAULT_MAX_FRAME, call};
-use global::queue::{Envelope, QueueFile, Recipient, RecordWriter, Timestamp};
+use global::ipc::delivery::{DeliveryRequest, RecipientResult};
+pub use rostfix_tests::agent::now_us;
 use rostfix_tests::instance::Instance;
 
 pub const MASTER_CF: &str = "\
@@ -96,13 +91,6 @@ pub fn home_of(name: &str) -> String {
     passwd(name).expect("user")[5].clone()
 }
 
-pub fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_micros() as i64
-}
-
 /// A started instance with spool, output, forward and alias files under its directory.
 pub struct Local {
     /// The instance.
@@ -160,67 +148,12 @@ impl Local {
 
     /// Writes `active/ID` and returns the request for one recipient.
     pub fn queue(&self, id: &str, sender: &str, rcpt: &str, body: &str) -> DeliveryRequest {
-        let now = now_us();
-        let env = Envelope {
-            arrival: Timestamp {
-                sec: now / 1_000_000 - 1,
-                usec: 0,
-            },
-            sender: sender.into(),
-            recipients: vec![Recipient {
-                address: rcpt.to_string(),
-                orig: Some(rcpt.to_string()),
-                ..Recipient::default()
-            }],
-            ..Envelope::default()
-        };
-        let bytes = RecordWriter::default()
-            .to_vec(&env, body.as_bytes())
-            .expect("queue file");
-        let active = self.inst.queue_dir().join("active");
-        std::fs::create_dir_all(&active).expect("active");
-        let path = active.join(id);
-        std::fs::write(&path, &bytes).expect("write queue file");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let size = QueueFile::read(std::io::Cursor::new(&bytes))
-            .expect("parse")
-            .size
-            .expect("size record");
-        DeliveryRequest {
-            version: DELIVERY_PROTOCOL_VERSION,
-            queue_name: "active".into(),
-            queue_id: id.into(),
-            data_offset: size.data_offset as u64,
-            data_size: size.data_size as u64,
-            nexthop: HOST.into(),
-            sender: sender.into(),
-            recipients: vec![DeliveryRecipient {
-                address: rcpt.to_string(),
-                orig_address: rcpt.to_string(),
-                ..DeliveryRecipient::default()
-            }],
-            times: DeliveryTimes {
-                arrival_us: env.arrival.sec * 1_000_000,
-                active_us: now - 500_000,
-                sent_us: now - 100_000,
-            },
-            ..DeliveryRequest::default()
-        }
+        rostfix_tests::agent::queue_message(&self.inst, id, sender, &[(rcpt, rcpt)], HOST, body)
     }
 
     /// Sends `request` to `private/local` as qmgr does.
     pub fn deliver(&self, request: &DeliveryRequest) -> RecipientResult {
-        let mut stream = UnixStream::connect(self.inst.socket("local")).expect("connect local");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .expect("timeout");
-        let reply: DeliveryReply = call(&mut stream, request, DEFAULT_MAX_FRAME).expect("reply");
-        match reply {
-            DeliveryReply::Results(mut r) => r.remove(0),
-            DeliveryReply::Failed { reason } => {
-                panic!("local failed: {reason}\n{}", self.inst.log())
-            }
-        }
+        rostfix_tests::agent::deliver(&self.inst, "local", request).remove(0)
     }
 
     /// Queue and deliver in one step.
@@ -231,18 +164,7 @@ impl Local {
 
     /// The log line `ID: to=<to>...`, waited for.
     pub fn line(&self, id: &str, to: &str) -> String {
-        let needle = format!("{id}: to=<{to}>");
-        assert!(
-            self.inst.wait_log(&needle, 10),
-            "no {needle}:\n{}",
-            self.inst.log()
-        );
-        self.inst
-            .log()
-            .lines()
-            .find(|l| l.contains(&needle))
-            .expect("line")
-            .to_string()
+        rostfix_tests::agent::log_line(&self.inst, id, to)
     }
 }
 
