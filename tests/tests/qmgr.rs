@@ -497,7 +497,11 @@ fn transport_failures_defer_with_postfix_texts() {
 
 #[test]
 fn crashed_agent_defers_and_throttles() {
-    let inst = instance("");
+    // master throttles an agent that crashes at start-up for
+    // service_throttle_time (60 s by default); a batch sent to it meanwhile
+    // waits that long, so keep it short: the FADI retry below may reach the
+    // agent right after the crashing message does.
+    let inst = instance("service_throttle_time = 1s\n");
     start(&inst);
     let id = enqueue(
         &inst,
